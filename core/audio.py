@@ -1,0 +1,120 @@
+"""Load, resample and save audio. Everything inside earshot is mono float32 in [-1, 1]."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+
+from core import atomic
+from core.errors import AudioError
+
+AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".ogg", ".oga", ".mp3", ".aiff", ".aif", ".au"})
+MAX_SECONDS = 30 * 60.0
+
+
+def is_audio_name(name: str) -> bool:
+    """True for file names whose suffix earshot tries to read as audio."""
+    return Path(name).suffix.lower() in AUDIO_SUFFIXES
+
+
+def resample(y: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
+    """Resample mono `y: float32 [n]` from `orig_sr` to `target_sr` (soxr, high quality)."""
+    if orig_sr == target_sr:
+        return y.astype(np.float32, copy=False)
+    import soxr
+
+    return np.asarray(soxr.resample(y, orig_sr, target_sr, quality="HQ"), dtype=np.float32)
+
+
+def to_mono(data: np.ndarray) -> np.ndarray:
+    """Average channels: `[n] | [n, channels]` to `float32 [n]`."""
+    if data.ndim == 2:
+        data = data.mean(axis=1)
+    return np.ascontiguousarray(data, dtype=np.float32)
+
+
+def _decode_with_ffmpeg(data: bytes, name: str) -> tuple[np.ndarray, int]:
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        raise AudioError(f"{name}: cannot decode this format", "install ffmpeg, or convert it to WAV")
+    result = subprocess.run(
+        [ffmpeg, "-v", "error", "-i", "pipe:0", "-f", "wav", "-acodec", "pcm_f32le", "pipe:1"],
+        input=data,
+        capture_output=True,
+        timeout=120,
+    )
+    if result.returncode != 0 or not result.stdout:
+        raise AudioError(f"{name}: not an audio file earshot can read", "use WAV, FLAC, OGG or MP3")
+    import soundfile
+
+    decoded, sr = soundfile.read(io.BytesIO(result.stdout), dtype="float32", always_2d=False)
+    return decoded, int(sr)
+
+
+def decode(data: bytes, name: str, sample_rate: int, *, max_seconds: float = MAX_SECONDS) -> np.ndarray:
+    """Decode audio bytes to mono `float32 [n]` at `sample_rate`; `name` appears in errors."""
+    import soundfile
+
+    if not data:
+        raise AudioError(f"{name}: the file is empty", "record or choose another file")
+    try:
+        info = soundfile.info(io.BytesIO(data))
+        if info.frames <= 0:
+            raise AudioError(f"{name}: the file holds no audio", "record or choose another file")
+        if info.duration > max_seconds:
+            raise AudioError(
+                f"{name}: {info.duration:.0f} s is too long (at most {max_seconds:.0f} s)",
+                "cut it into shorter files first",
+            )
+        raw, sr = soundfile.read(io.BytesIO(data), dtype="float32", always_2d=False)
+    except AudioError:
+        raise
+    except Exception as exc:  # soundfile raises LibsndfileError, RuntimeError, TypeError
+        if Path(name).suffix.lower() in {".mp3", ".m4a", ".aac", ".wma"}:
+            raw, sr = _decode_with_ffmpeg(data, name)
+        else:
+            raise AudioError(f"{name}: not an audio file earshot can read ({exc})",
+                             "use WAV, FLAC, OGG or MP3") from exc
+    y = to_mono(np.asarray(raw))
+    if y.size == 0:
+        raise AudioError(f"{name}: the file holds no audio", "record or choose another file")
+    if y.size / sr > max_seconds:
+        raise AudioError(f"{name}: too long (at most {max_seconds:.0f} s)", "cut it into shorter files")
+    if not np.all(np.isfinite(y)):
+        raise AudioError(f"{name}: the audio holds invalid values (NaN or infinity)", "re-export it")
+    return resample(y, int(sr), sample_rate)
+
+
+def load(path: Path, sample_rate: int, *, max_seconds: float = MAX_SECONDS) -> np.ndarray:
+    """Read an audio file to mono `float32 [n]` at `sample_rate`."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise AudioError(f"{path}: no such file", "check the path") from None
+    except IsADirectoryError:
+        raise AudioError(f"{path}: is a folder, not an audio file", "name a file") from None
+    except OSError as exc:
+        raise AudioError(f"{path}: cannot read ({exc.strerror})") from exc
+    return decode(data, str(path), sample_rate, max_seconds=max_seconds)
+
+
+def wav_bytes(y: np.ndarray, sample_rate: int) -> bytes:
+    """Encode mono `float32 [n]` as a 16-bit PCM WAV file."""
+    import soundfile
+
+    buffer = io.BytesIO()
+    clipped = np.clip(np.asarray(y, dtype=np.float32), -1.0, 1.0)
+    soundfile.write(buffer, clipped, sample_rate, subtype="PCM_16", format="WAV")
+    return buffer.getvalue()
+
+
+def save_wav(path: Path, y: np.ndarray, sample_rate: int) -> Path:
+    """Write mono `float32 [n]` as 16-bit WAV, atomically."""
+    atomic.write_bytes(Path(path), wav_bytes(y, sample_rate))
+    return Path(path)
+

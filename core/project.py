@@ -1,0 +1,415 @@
+"""The project folder: `project.json`, one folder of 16-bit mono WAV clips per class, raw
+recordings, a trash folder and trained models.
+
+    project.json            settings and the ordered class list (written atomically)
+    samples/<folder>/*.wav  one clip per file, at the project's rate and clip length
+    recordings/<folder>/    raw recordings, kept before they are cut into clips
+    trash/                  removed classes and deleted samples (never deleted outright)
+    models/                 trained models (see core.train)
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shutil
+import time
+import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core import atomic
+from core.audio import save_wav
+from core.errors import ProjectError, ProjectLockedError
+from core.spec import BACKGROUND_NOISE, IMBALANCE_RATIO, MIN_SAMPLES_PER_CLASS, AudioSpec, TrainSpec
+
+SCHEMA_VERSION = 1
+PROJECT_FILE = "project.json"
+LOCK_FILE = ".earshot.lock"
+KIND = "speech-classification"
+MAX_NAME_LENGTH = 40
+
+
+@dataclass(frozen=True)
+class ClassInfo:
+    """One class: a stable id, the name users see, and the folder its clips live in."""
+
+    id: str
+    name: str
+    folder: str
+    fixed: bool = False
+
+
+@dataclass(frozen=True)
+class ClassSummary:
+    name: str
+    samples: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class ProjectSummary:
+    """What `earshot info` reports: counts per class and whether training can start."""
+
+    name: str
+    sample_rate: int
+    clip_seconds: float
+    classes: list[ClassSummary]
+    ready: bool
+    problems: list[str]
+    warnings: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "sample_rate": self.sample_rate,
+            "clip_seconds": self.clip_seconds,
+            "classes": [asdict(c) for c in self.classes],
+            "ready": self.ready,
+            "problems": list(self.problems) + list(self.warnings),
+        }
+
+
+def validate_class_name(name: str) -> str:
+    """Return the cleaned name, or raise ProjectError saying what is wrong with it."""
+    cleaned = unicodedata.normalize("NFC", name).strip()
+    if not cleaned:
+        raise ProjectError("a class name cannot be empty", "type a name of 1-40 characters")
+    if len(cleaned) > MAX_NAME_LENGTH:
+        raise ProjectError(f"class name {cleaned[:20]!r}... is longer than {MAX_NAME_LENGTH} characters",
+                           "use a shorter name")
+    if "/" in cleaned or "\\" in cleaned:
+        raise ProjectError(f"class name {cleaned!r} contains a path separator", "remove / and \\")
+    if any(unicodedata.category(ch).startswith("C") for ch in cleaned):
+        raise ProjectError(f"class name {cleaned!r} contains a control character", "use plain text")
+    if cleaned in {".", ".."}:
+        raise ProjectError(f"class name {cleaned!r} is not allowed", "use letters or digits")
+    return cleaned
+
+
+def slugify(name: str) -> str:
+    """A folder-safe ASCII form of a class name (may be empty)."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:32]
+
+
+def clip_file_name(clip: np.ndarray, prefix: str) -> str:
+    """A sample's file name: a readable prefix and a hash of its content."""
+    digest = hashlib.sha1(np.ascontiguousarray(clip, dtype=np.float32).tobytes()).hexdigest()[:12]
+    safe_prefix = slugify(prefix) or "clip"
+    return f"{safe_prefix}-{digest}.wav"
+
+
+class Project:
+    """An open project folder. Reads are free; every change takes the project's lock."""
+
+    def __init__(self, root: Path, data: dict[str, Any]) -> None:
+        self.root = Path(root)
+        self._data = data
+        self._lock_depth = 0
+        self._lock_handle: Any = None
+
+    # -- opening and creating -------------------------------------------------------------
+
+    @classmethod
+    def create(cls, root: Path, *, name: str | None = None, audio: AudioSpec | None = None) -> Project:
+        root = Path(root)
+        audio = audio or AudioSpec()
+        if (root / PROJECT_FILE).exists():
+            raise ProjectError(f"{root} is already an earshot project", "open it instead")
+        if root.exists() and not root.is_dir():
+            raise ProjectError(f"{root} exists and is not a folder", "choose another path")
+        if root.exists() and any(p for p in root.iterdir() if not p.name.startswith(".")):
+            raise ProjectError(f"{root} is not empty", "choose a new or empty folder")
+        if not 4000 <= audio.sample_rate <= 96000:
+            raise ProjectError(f"sample rate {audio.sample_rate} Hz is out of range", "use 8000-48000")
+        if not 0.25 <= audio.clip_seconds <= 10.0:
+            raise ProjectError(f"clip length {audio.clip_seconds} s is out of range", "use 0.25-10 s")
+        project_name = validate_class_name(name or root.resolve().name or "earshot project")
+        data: dict[str, Any] = {
+            "schema": SCHEMA_VERSION,
+            "kind": KIND,
+            "name": project_name,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            **audio.to_dict(),
+            "min_samples": MIN_SAMPLES_PER_CLASS,
+            "classes": [asdict(ClassInfo("c0", BACKGROUND_NOISE, "background-noise", fixed=True))],
+            "next_class_id": 1,
+            "training": TrainSpec().to_dict(),
+            "settings": {},
+        }
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise atomic.disk_error(exc, root) from exc
+        project = cls(root, data)
+        with project.lock():
+            for sub in ("samples", "recordings", "trash", "models"):
+                (root / sub).mkdir(exist_ok=True)
+            (root / "samples" / "background-noise").mkdir(exist_ok=True)
+            project._save()
+        return project
+
+    @classmethod
+    def open(cls, root: Path) -> Project:
+        root = Path(root)
+        path = root / PROJECT_FILE
+        if not path.exists():
+            raise ProjectError(f"{root} is not an earshot project (no {PROJECT_FILE})",
+                               f"create one with: earshot new {root}")
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ProjectError(f"{path} is damaged ({exc})", "restore it from a backup") from exc
+        if not isinstance(data, dict) or data.get("kind") != KIND:
+            raise ProjectError(f"{path} is not an earshot project file")
+        if int(data.get("schema", 0)) > SCHEMA_VERSION:
+            raise ProjectError(f"{path} was written by a newer earshot", "upgrade earshot")
+        return cls(root, data)
+
+    @staticmethod
+    def find(start: Path) -> Path | None:
+        """The project folder at `start` or above it, if any."""
+        for folder in [Path(start).resolve(), *Path(start).resolve().parents]:
+            if (folder / PROJECT_FILE).is_file():
+                return folder
+        return None
+
+    # -- locking and saving -----------------------------------------------------------------
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the project's write lock; refuse at once if another process holds it."""
+        if self._lock_depth:
+            self._lock_depth += 1
+            try:
+                yield
+            finally:
+                self._lock_depth -= 1
+            return
+        path = self.root / LOCK_FILE
+        handle = open(path, "a+")
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            owner = handle.read().strip() or "another process"
+            handle.close()
+            raise ProjectLockedError(f"{self.root} is being changed by {owner}",
+                                     "wait for it to finish, or close the other earshot") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"earshot pid {os.getpid()}")
+        handle.flush()
+        self._lock_handle, self._lock_depth = handle, 1
+        try:
+            yield
+        finally:
+            self._lock_depth = 0
+            handle.truncate(0)
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+            handle.close()
+            self._lock_handle = None
+
+    def _save(self) -> None:
+        with self.lock():
+            atomic.write_json(self.root / PROJECT_FILE, self._data)
+
+    def reload(self) -> None:
+        self._data = Project.open(self.root)._data
+
+    # -- settings ---------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return str(self._data["name"])
+
+    @property
+    def audio(self) -> AudioSpec:
+        return AudioSpec.from_dict(self._data)
+
+    @property
+    def min_samples(self) -> int:
+        return int(self._data.get("min_samples", MIN_SAMPLES_PER_CLASS))
+
+    @property
+    def train_spec(self) -> TrainSpec:
+        return TrainSpec.from_dict({**self._data.get("training", {}), "min_samples": self.min_samples})
+
+    def set_train_spec(self, spec: TrainSpec) -> None:
+        self._data["training"] = spec.to_dict()
+        self._save()
+
+    def settings(self, section: str) -> dict[str, Any]:
+        """A copy of a free-form settings section (e.g. "push", "validate")."""
+        return dict(self._data.setdefault("settings", {}).get(section, {}))
+
+    def set_settings(self, section: str, values: dict[str, Any]) -> None:
+        self._data.setdefault("settings", {})[section] = dict(values)
+        self._save()
+
+    @property
+    def models_dir(self) -> Path:
+        return self.root / "models"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.root / ".cache"
+
+    # -- classes ----------------------------------------------------------------------------
+
+    @property
+    def classes(self) -> list[ClassInfo]:
+        return [ClassInfo(**c) for c in self._data["classes"]]
+
+    def get_class(self, name: str) -> ClassInfo:
+        wanted = name.strip().casefold()
+        for info in self.classes:
+            if info.name.casefold() == wanted or info.id == name:
+                return info
+        known = ", ".join(c.name for c in self.classes)
+        raise ProjectError(f"no class named {name!r} in {self.name}", f"classes are: {known}")
+
+    def has_class(self, name: str) -> bool:
+        return any(c.name.casefold() == name.strip().casefold() for c in self.classes)
+
+    def _check_unique(self, name: str, ignore_id: str | None = None) -> None:
+        for info in self.classes:
+            if info.id != ignore_id and info.name.casefold() == name.casefold():
+                raise ProjectError(f"a class named {info.name!r} already exists", "choose another name")
+
+    def add_class(self, name: str) -> ClassInfo:
+        cleaned = validate_class_name(name)
+        self._check_unique(cleaned)
+        class_id = f"c{int(self._data['next_class_id'])}"
+        folder = slugify(cleaned) or class_id
+        taken = {c.folder for c in self.classes} | {p.name for p in (self.root / "samples").iterdir()}
+        if folder in taken:
+            folder = f"{folder}-{class_id}"
+        info = ClassInfo(class_id, cleaned, folder)
+        with self.lock():
+            (self.root / "samples" / folder).mkdir(parents=True, exist_ok=True)
+            self._data["classes"].append(asdict(info))
+            self._data["next_class_id"] = int(self._data["next_class_id"]) + 1
+            self._save()
+        return info
+
+    def rename_class(self, old: str, new: str) -> ClassInfo:
+        info = self.get_class(old)
+        if info.fixed:
+            raise ProjectError(f"{info.name!r} is fixed and cannot be renamed", "add a new class instead")
+        cleaned = validate_class_name(new)
+        self._check_unique(cleaned, ignore_id=info.id)
+        renamed = ClassInfo(info.id, cleaned, info.folder, info.fixed)
+        self._data["classes"] = [asdict(renamed) if c["id"] == info.id else c for c in self._data["classes"]]
+        self._save()
+        return renamed
+
+    def remove_class(self, name: str) -> Path:
+        """Move a class's samples and recordings to `trash/` and drop it; return the trash folder."""
+        info = self.get_class(name)
+        if info.fixed:
+            raise ProjectError(f"{info.name!r} is fixed and cannot be removed")
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        trash = self.root / "trash" / f"{stamp}-{info.folder}"
+        with self.lock():
+            trash.mkdir(parents=True, exist_ok=True)
+            for kind in ("samples", "recordings"):
+                source = self.root / kind / info.folder
+                if source.exists():
+                    shutil.move(str(source), str(trash / kind))
+            atomic.write_json(trash / "class.json", asdict(info))
+            self._data["classes"] = [c for c in self._data["classes"] if c["id"] != info.id]
+            self._save()
+        return trash
+
+    # -- samples and recordings -------------------------------------------------------------
+
+    def samples_dir(self, info: ClassInfo) -> Path:
+        return self.root / "samples" / info.folder
+
+    def recordings_dir(self, info: ClassInfo) -> Path:
+        return self.root / "recordings" / info.folder
+
+    def samples(self, info: ClassInfo) -> list[Path]:
+        folder = self.samples_dir(info)
+        if not folder.is_dir():
+            return []
+        return sorted(p for p in folder.iterdir() if p.suffix == ".wav" and not p.name.startswith("."))
+
+    def sample_count(self, info: ClassInfo) -> int:
+        return len(self.samples(info))
+
+    def add_clips(self, info: ClassInfo, clips: list[np.ndarray], *, prefix: str) -> list[Path]:
+        """Store clips (each `float32 [clip_samples]`) as WAV files; identical clips are stored once."""
+        expected = self.audio.clip_samples
+        for clip in clips:
+            if clip.shape != (expected,):
+                raise ProjectError(f"a clip has {clip.shape} samples, expected ({expected},)")
+        written: list[Path] = []
+        with self.lock():
+            folder = self.samples_dir(info)
+            folder.mkdir(parents=True, exist_ok=True)
+            for clip in clips:
+                path = folder / clip_file_name(clip, prefix)
+                if not path.exists():
+                    save_wav(path, clip, self.audio.sample_rate)
+                written.append(path)
+        return written
+
+    def save_recording(self, info: ClassInfo, y: np.ndarray, *, label: str = "recording") -> Path:
+        """Keep a raw recording (before extraction) under `recordings/<folder>/`."""
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        folder = self.recordings_dir(info)
+        with self.lock():
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"{stamp}-{slugify(label) or 'recording'}.wav"
+            n = 1
+            while path.exists():
+                n += 1
+                path = folder / f"{stamp}-{slugify(label) or 'recording'}-{n}.wav"
+            save_wav(path, y, self.audio.sample_rate)
+        return path
+
+    def recordings(self, info: ClassInfo) -> list[Path]:
+        folder = self.recordings_dir(info)
+        return sorted(folder.glob("*.wav")) if folder.is_dir() else []
+
+    def delete_sample(self, path: Path) -> Path:
+        """Move one sample to `trash/samples/` and return where it went."""
+        path = Path(path)
+        if path.parent.parent != self.root / "samples" or not path.is_file():
+            raise ProjectError(f"{path} is not a sample of this project")
+        target = self.root / "trash" / "samples" / path.parent.name / path.name
+        with self.lock():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, target)
+        return target
+
+    # -- readiness --------------------------------------------------------------------------
+
+    def summary(self) -> ProjectSummary:
+        audio = self.audio
+        counts = [ClassSummary(c.name, n, round(n * audio.clip_seconds, 3))
+                  for c in self.classes for n in [self.sample_count(c)]]
+        problems = [f"{c.name}: {c.samples} of {self.min_samples} samples, needs "
+                    f"{self.min_samples - c.samples} more" for c in counts if c.samples < self.min_samples]
+        if len(counts) < 2:
+            problems.append("only one class: add a class to classify")
+        warnings: list[str] = []
+        sizes = [c.samples for c in counts]
+        if sizes and min(sizes) > 0 and max(sizes) > IMBALANCE_RATIO * min(sizes):
+            big = max(counts, key=lambda c: c.samples)
+            small = min(counts, key=lambda c: c.samples)
+            warnings.append(f"imbalanced: {big.name} has {big.samples} samples, {small.name} only "
+                            f"{small.samples}; keep the classes about the same size")
+        return ProjectSummary(self.name, audio.sample_rate, audio.clip_seconds, counts,
+                              ready=not problems, problems=problems, warnings=warnings)

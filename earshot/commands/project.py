@@ -1,0 +1,92 @@
+"""`earshot new`, `earshot info` and `earshot class add|rename|remove`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from core.project import Project, ProjectSummary
+from core.spec import AudioSpec
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    new = subparsers.add_parser("new", help="create a speech classification project")
+    new.add_argument("dir", type=Path)
+    new.add_argument("--name", help="project name (default: the folder's name)")
+    new.add_argument("--sample-rate", type=int, default=AudioSpec.sample_rate)
+    new.add_argument("--clip-seconds", type=float, default=AudioSpec.clip_seconds)
+    new.set_defaults(func=cmd_new)
+
+    info = subparsers.add_parser("info", help="classes, sample counts and readiness")
+    info.add_argument("dir", type=Path)
+    info.add_argument("--json", action="store_true", help="print one JSON object")
+    info.set_defaults(func=cmd_info)
+
+    klass = subparsers.add_parser("class", help="add, rename or remove a class")
+    actions = klass.add_subparsers(dest="action", metavar="ACTION", required=True)
+    add = actions.add_parser("add", help="Add a Class")
+    add.add_argument("dir", type=Path)
+    add.add_argument("name")
+    add.set_defaults(func=cmd_class_add)
+    rename = actions.add_parser("rename", help="rename a class (its files stay put)")
+    rename.add_argument("dir", type=Path)
+    rename.add_argument("old")
+    rename.add_argument("new")
+    rename.set_defaults(func=cmd_class_rename)
+    remove = actions.add_parser("remove", help="remove a class (its samples go to trash/)")
+    remove.add_argument("dir", type=Path)
+    remove.add_argument("name")
+    remove.set_defaults(func=cmd_class_remove)
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    audio = AudioSpec(sample_rate=args.sample_rate, clip_seconds=args.clip_seconds)
+    project = Project.create(args.dir, name=args.name, audio=audio)
+    print(f"created {project.name} in {project.root} ({audio.sample_rate} Hz, {audio.clip_seconds:g} s clips)")
+    print(f"next: record the room with: earshot record {project.root} 'Background Noise'")
+    return 0
+
+
+def format_summary(summary: ProjectSummary, min_samples: int) -> str:
+    width = max(len(c.name) for c in summary.classes)
+    lines = [f"{summary.name}: {summary.sample_rate} Hz, {summary.clip_seconds:g} s clips"]
+    for c in summary.classes:
+        filled = min(20, round(20 * c.samples / max(1, min_samples)))
+        bar = "#" * filled + "." * (20 - filled)
+        mark = "ok" if c.samples >= min_samples else f"needs {min_samples - c.samples} more"
+        lines.append(f"  {c.name:<{width}}  {c.samples:>5} samples  {c.seconds:>7.1f} s  [{bar}] {mark}")
+    lines.append("ready to train" if summary.ready else "not ready to train:")
+    lines += [f"  - {p}" for p in summary.problems]
+    lines += [f"  warning: {w}" for w in summary.warnings]
+    return "\n".join(lines)
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    project = Project.open(args.dir)
+    summary = project.summary()
+    if args.json:
+        print(json.dumps(summary.to_dict()))
+    else:
+        print(format_summary(summary, project.min_samples))
+    return 0
+
+
+def cmd_class_add(args: argparse.Namespace) -> int:
+    info = Project.open(args.dir).add_class(args.name)
+    print(f"added class {info.name!r}")
+    return 0
+
+
+def cmd_class_rename(args: argparse.Namespace) -> int:
+    project = Project.open(args.dir)
+    old = project.get_class(args.old).name
+    info = project.rename_class(args.old, args.new)
+    print(f"renamed {old!r} to {info.name!r}")
+    return 0
+
+
+def cmd_class_remove(args: argparse.Namespace) -> int:
+    trash = Project.open(args.dir).remove_class(args.name)
+    print(f"removed {args.name!r}; its samples are kept in {trash}")
+    return 0

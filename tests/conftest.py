@@ -1,0 +1,22 @@
+"""Shared fixtures. Fixtures for real components live in tests/fixtures/ and load as plugins."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest_plugins = [
+    "tests.fixtures.datasets",
+    "tests.fixtures.pulse",
+    "tests.fixtures.broker",
+    "tests.fixtures.board",
+]
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(1234)
