@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BOARD := tests/fixtures/micropython
 DEBIAN_PACKAGES := libportaudio2 libsndfile1 pulseaudio pulseaudio-utils libasound2-plugins \
-	mosquitto mosquitto-clients socat espeak-ng sox ffmpeg tmux nodejs npm
+	mosquitto mosquitto-clients socat espeak-ng sox ffmpeg tmux
 
 .PHONY: demo test lint install system-deps node-deps bench clean
 
@@ -31,7 +31,8 @@ $(STAMP): pyproject.toml
 
 # Debian packages for audio, the broker, the board bridge and demo data; installed only when missing.
 system-deps:
-	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done; \
+		command -v npm >/dev/null 2>&1 || echo nodejs npm); \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" != 0 ]; then echo "missing Debian packages: $$missing (run: sudo make system-deps)"; exit 1; fi; \
 		echo "installing $$missing"; \
