@@ -11,6 +11,7 @@ DEBIAN_PACKAGES := libportaudio2 libsndfile1 pulseaudio pulseaudio-utils libasou
 .PHONY: demo test lint install system-deps node-deps bench clean
 
 demo: install
+	@-$(MAKE) --no-print-directory system-deps || echo "(recording needs libportaudio2; the app runs without it)"
 	$(BIN)/earshot demo --dir demo-project
 	$(BIN)/earshot tui demo-project
 
