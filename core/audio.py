@@ -103,13 +103,23 @@ def load(path: Path, sample_rate: int, *, max_seconds: float = MAX_SECONDS) -> n
     return decode(data, str(path), sample_rate, max_seconds=max_seconds)
 
 
+def to_int16(y: np.ndarray) -> np.ndarray:
+    """`float32 [n]` in [-1, 1] to `int16 [n]`: scale by 32768, round half to even, clip."""
+    scaled = np.round(np.asarray(y, dtype=np.float64) * 32768.0)
+    return np.clip(scaled, -32768, 32767).astype(np.int16)
+
+
+def quantize(y: np.ndarray) -> np.ndarray:
+    """The float32 samples `y` becomes after a round trip through a 16-bit WAV file."""
+    return (to_int16(y).astype(np.float32) / np.float32(32768.0)).astype(np.float32)
+
+
 def wav_bytes(y: np.ndarray, sample_rate: int) -> bytes:
-    """Encode mono `float32 [n]` as a 16-bit PCM WAV file."""
+    """Encode mono `float32 [n]` as a 16-bit PCM WAV file (exactly `quantize(y)` when read back)."""
     import soundfile
 
     buffer = io.BytesIO()
-    clipped = np.clip(np.asarray(y, dtype=np.float32), -1.0, 1.0)
-    soundfile.write(buffer, clipped, sample_rate, subtype="PCM_16", format="WAV")
+    soundfile.write(buffer, to_int16(y), sample_rate, subtype="PCM_16", format="WAV")
     return buffer.getvalue()
 
 
