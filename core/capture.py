@@ -355,9 +355,9 @@ def record(
 ) -> RecordingResult:
     """Record `seconds` from an already started `source` after a countdown of `countdown` seconds.
 
-    `on_progress` is called about 20 times a second. A `cancel` keeps what was recorded so far. If the
-    first seconds are near-digital silence the microphone is dead or muted: raise a CaptureError
-    instead of recording 20 s of zeros.
+    `on_progress` is called every 50 ms of audio (20 times a second in real time). A `cancel` keeps
+    what was recorded so far. If the first seconds are near-digital silence the microphone is dead or
+    muted: raise a CaptureError instead of recording 20 s of zeros.
     """
     if seconds <= 0:
         raise CaptureError("the recording length must be positive", "give --seconds 1 or more")
@@ -370,7 +370,8 @@ def record(
     count = 0
     peak = 0.0
     checked = not check_silence
-    next_report = 0.0
+    report_every = int(source.sample_rate * LEVEL_INTERVAL)
+    next_report = 0
     while count < target and not cancel.is_set():
         block = source.read(timeout=LEVEL_INTERVAL)
         if block is None:
@@ -384,9 +385,8 @@ def record(
             checked = True
             if db(peak) < SILENCE_PEAK_DB:
                 raise CaptureError(f"{source.name}: the microphone records only silence", DEAD_MIC_HINT)
-        now = time.monotonic()
-        if on_progress is not None and (now >= next_report or count >= target):
-            next_report = now + LEVEL_INTERVAL
+        if on_progress is not None and (count >= next_report or count >= target):
+            next_report = count + report_every
             elapsed = count / source.sample_rate
             on_progress(RecordingProgress(elapsed, max(0.0, seconds - elapsed), source.level(),
                                           source.overflows))
