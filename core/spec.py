@@ -69,7 +69,8 @@ class FeatureSpec:
 
     @property
     def n_frames(self) -> int:
-        return 1 + (self.clip_samples - self.win_length) // self.hop_length
+        """Frames of `n_fft` samples (the window is centred inside), no padding at the ends."""
+        return 1 + (self.clip_samples - self.n_fft) // self.hop_length
 
     @property
     def input_shape(self) -> tuple[int, int, int]:

@@ -1,0 +1,260 @@
+"""Training: check the data, fit the model with augmentation, report every epoch, save atomically.
+
+The trained model lands in `<project>/models/latest/`:
+
+    model.keras      the Keras model (for export and int8 conversion)
+    model.tflite     float32 TensorFlow Lite (what predict and live listening run)
+    labels.txt       one label per line, in output order
+    metadata.json    labels, audio/feature/train specs, history, metrics, confusion, test split, version
+
+It is built in a temporary folder and swapped in only when complete; the model it replaces is kept as
+`models/previous/`. Cancelling (`cancel.set()`) stops between batches and leaves `latest` untouched.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core import __version__, atomic
+from core.dataset import Augment, ClipSet, augment, class_weights, load_clipset, stratified_split
+from core.errors import TrainingError
+from core.evaluate import Evaluation, evaluate_scores
+from core.features import power_to_db
+from core.model import build_model, configure_tensorflow, count_parameters, tflite_bytes
+from core.project import Project
+from core.spec import FeatureSpec, TrainSpec
+
+LATEST = "latest"
+PREVIOUS = "previous"
+
+
+class TrainingCancelled(TrainingError):
+    """Training was stopped by the user; the previous model is unchanged."""
+
+
+@dataclass(frozen=True)
+class EpochMetrics:
+    """One epoch: running metrics on the (augmented) training batches and metrics on the test split."""
+
+    epoch: int
+    epochs: int
+    train_accuracy: float
+    train_loss: float
+    test_accuracy: float
+    test_loss: float
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class TrainResult:
+    """What training produced; `to_dict()` is the final line of `earshot train --json`."""
+
+    model_dir: Path
+    labels: list[str]
+    history: list[EpochMetrics]
+    train_accuracy: float
+    test_accuracy: float
+    seconds: float
+    parameters: int
+    evaluation: Evaluation
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def epochs(self) -> int:
+        return len(self.history)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"test_accuracy": self.test_accuracy, "train_accuracy": self.train_accuracy,
+                "epochs": self.epochs, "seconds": round(self.seconds, 3), "classes": list(self.labels)}
+
+
+def validate_spec(spec: TrainSpec) -> None:
+    checks = [(spec.epochs >= 1, f"epochs must be at least 1 (got {spec.epochs})"),
+              (spec.batch_size >= 1, f"batch size must be at least 1 (got {spec.batch_size})"),
+              (0 < spec.learning_rate <= 1, f"learning rate must be in (0, 1] (got {spec.learning_rate})"),
+              (0 <= spec.test_fraction < 0.9,
+               f"test fraction must be in [0, 0.9) (got {spec.test_fraction})")]
+    for ok, message in checks:
+        if not ok:
+            raise TrainingError(message, "change it in the training settings")
+
+
+def _features(power: np.ndarray, spec: FeatureSpec) -> np.ndarray:
+    return power_to_db(power, spec)[..., None]
+
+
+class _Fitter:
+    """The training loop: numpy augmentation per batch, one compiled TensorFlow step per batch."""
+
+    def __init__(self, clips: ClipSet, train_idx: np.ndarray, test_idx: np.ndarray, spec: TrainSpec,
+                 features: FeatureSpec, settings: Augment) -> None:
+        self.clips, self.train_idx, self.test_idx = clips, train_idx, test_idx
+        self.spec, self.features, self.settings = spec, features, settings
+        self.n_classes = len(clips.labels)
+        noise_class = clips.noise_index
+        noise_idx = train_idx[clips.targets[train_idx] == noise_class] if noise_class is not None else []
+        self.noise = clips.power[noise_idx] if len(noise_idx) else None
+        self.weights = class_weights(clips.targets[train_idx], self.n_classes)
+        clean = _features(clips.power[train_idx], features)
+        self.tf = configure_tensorflow()
+        import keras
+
+        keras.utils.set_random_seed(spec.seed)
+        self.model = build_model(features.input_shape, self.n_classes, mean=float(clean.mean()),
+                                 std=float(clean.std()))
+        steps = math.ceil(len(train_idx) / spec.batch_size) * spec.epochs
+        schedule = keras.optimizers.schedules.CosineDecay(spec.learning_rate, decay_steps=max(steps, 1),
+                                                          alpha=0.02)
+        self.optimizer = keras.optimizers.Adam(schedule)
+        self.loss = keras.losses.SparseCategoricalCrossentropy()
+        tf = self.tf
+        signature = (tf.TensorSpec((None, *features.input_shape), tf.float32),
+                     tf.TensorSpec((None,), tf.int64), tf.TensorSpec((None,), tf.float32))
+        self.train_step = tf.function(self._train_step, input_signature=signature)
+        self.predict_step = tf.function(lambda x: self.model(x, training=False),
+                                        input_signature=signature[:1])
+
+    def _train_step(self, x: Any, y: Any, w: Any) -> Any:
+        with self.tf.GradientTape() as tape:
+            scores = self.model(x, training=True)
+            loss = self.loss(y, scores, sample_weight=w)
+        grads = tape.gradient(loss, self.model.trainable_variables)
+        self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables, strict=True))
+        return loss, scores
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        out = [self.predict_step(x[i:i + 256]).numpy() for i in range(0, len(x), 256)]
+        return np.concatenate(out) if out else np.zeros((0, self.n_classes), dtype=np.float32)
+
+    def run(self, on_epoch: Callable[[EpochMetrics], None] | None,
+            cancel: threading.Event | None) -> list[EpochMetrics]:
+        spec, rng = self.spec, np.random.default_rng(self.spec.seed)
+        test_x = _features(self.clips.power[self.test_idx], self.features)
+        test_y = self.clips.targets[self.test_idx]
+        history: list[EpochMetrics] = []
+        for epoch in range(1, spec.epochs + 1):
+            start = time.perf_counter()
+            order = rng.permutation(self.train_idx)
+            seen, correct, loss_sum = 0, 0, 0.0
+            for first in range(0, len(order), spec.batch_size):
+                if cancel is not None and cancel.is_set():
+                    raise TrainingCancelled("training cancelled; the previous model is unchanged")
+                batch = order[first:first + spec.batch_size]
+                x = augment(self.clips.power[batch], self.noise, self.features, rng, self.settings)[..., None]
+                y = self.clips.targets[batch]
+                loss, scores = self.train_step(x, y, self.weights[y])
+                seen += len(batch)
+                correct += int((scores.numpy().argmax(axis=1) == y).sum())
+                loss_sum += float(loss) * len(batch)
+            test_acc, test_loss = self._test_metrics(test_x, test_y)
+            metrics = EpochMetrics(epoch, spec.epochs, correct / seen, loss_sum / seen, test_acc, test_loss,
+                                   time.perf_counter() - start)
+            history.append(metrics)
+            if on_epoch is not None:
+                on_epoch(metrics)
+        return history
+
+    def _test_metrics(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+        if not len(y):
+            return float("nan"), float("nan")
+        scores = self.predict(x)
+        picked = np.clip(scores[np.arange(len(y)), y], 1e-7, 1.0)
+        return float((scores.argmax(axis=1) == y).mean()), float(-np.log(picked).mean())
+
+
+def train(project: Project, spec: TrainSpec | None = None, *,
+          on_epoch: Callable[[EpochMetrics], None] | None = None,
+          cancel: threading.Event | None = None, on_status: Callable[[str], None] | None = None,
+          features: FeatureSpec | None = None, settings: Augment | None = None) -> TrainResult:
+    """Train the project's classifier and save it to `<project>/models/latest/` (see module doc)."""
+    spec = spec or project.train_spec
+    features = features or FeatureSpec.for_audio(project.audio)
+    status = on_status or (lambda _message: None)
+    validate_spec(spec)
+    started = time.perf_counter()
+    status("checking samples")
+    clips = load_clipset(project, features, min_samples=spec.min_samples,
+                         on_progress=lambda done, total: status(f"computing features {done}/{total}"))
+    for warning in clips.warnings:
+        status(f"warning: {warning}")
+    train_idx, test_idx = stratified_split(clips.targets, spec.test_fraction, spec.seed)
+    status("starting TensorFlow")
+    fitter = _Fitter(clips, train_idx, test_idx, spec, features, settings or Augment())
+    status(f"training {len(train_idx)} clips, testing on {len(test_idx)}")
+    history = fitter.run(on_epoch, cancel)
+    if cancel is not None and cancel.is_set():
+        raise TrainingCancelled("training cancelled; the previous model is unchanged")
+    train_scores = fitter.predict(_features(clips.power[train_idx], features))
+    test_scores = fitter.predict(_features(clips.power[test_idx], features))
+    train_accuracy = float((train_scores.argmax(axis=1) == clips.targets[train_idx]).mean())
+    files = [str(clips.paths[i].relative_to(project.root)) for i in test_idx]
+    evaluation = evaluate_scores(test_scores, clips.targets[test_idx], clips.labels, files)
+    seconds = time.perf_counter() - started
+    status("saving the model")
+    result = TrainResult(project.models_dir / LATEST, clips.labels, history, train_accuracy,
+                         evaluation.accuracy, seconds, count_parameters(fitter.model), evaluation,
+                         clips.warnings)
+    test_labels = [clips.labels[i] for i in clips.targets[test_idx]]
+    metadata = _metadata(project, spec, features, result, files, test_labels)
+    with project.lock():
+        _save(project.models_dir, fitter.model, metadata, cancel)
+    return result
+
+
+def _metadata(project: Project, spec: TrainSpec, features: FeatureSpec, result: TrainResult,
+              files: list[str], labels: list[str]) -> dict[str, Any]:
+    return {
+        "labels": result.labels,
+        "audio": project.audio.to_dict(),
+        "features": features.to_dict(),
+        "train": spec.to_dict(),
+        "input_shape": list(features.input_shape),
+        "history": [m.to_dict() for m in result.history],
+        "metrics": {"train_accuracy": result.train_accuracy, "test_accuracy": result.test_accuracy,
+                    "epochs": result.epochs, "seconds": round(result.seconds, 3),
+                    "parameters": result.parameters,
+                    "per_class": [vars(c) for c in result.evaluation.per_class]},
+        "confusion": result.evaluation.confusion,
+        "test_split": [{"file": f, "label": lab} for f, lab in zip(files, labels, strict=True)],
+        "project": project.name,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "version": __version__,
+    }
+
+
+def _save(models_dir: Path, model: Any, metadata: dict[str, Any], cancel: threading.Event | None) -> Path:
+    """Write the model folder beside `latest`, then swap it in; the old one becomes `previous`."""
+    models_dir.mkdir(parents=True, exist_ok=True)
+    building = Path(tempfile.mkdtemp(prefix=".building-", dir=models_dir))
+    try:
+        model.save(building / "model.keras")
+        atomic.write_bytes(building / "model.tflite", tflite_bytes(model))
+        atomic.write_text(building / "labels.txt", "\n".join(metadata["labels"]) + "\n")
+        atomic.write_json(building / "metadata.json", metadata)
+        if cancel is not None and cancel.is_set():
+            raise TrainingCancelled("training cancelled; the previous model is unchanged")
+        latest, previous = models_dir / LATEST, models_dir / PREVIOUS
+        if latest.exists():
+            if previous.exists():
+                shutil.rmtree(previous)
+            latest.rename(previous)
+        building.rename(latest)
+        return latest
+    except OSError as exc:
+        raise atomic.disk_error(exc, models_dir / LATEST) from exc
+    finally:
+        if building.exists():
+            shutil.rmtree(building, ignore_errors=True)
