@@ -1,12 +1,35 @@
-"""Put audio into a project: a recording cut into clips, or a whole upload (see core.samplezip)."""
+"""Put audio into a project: a recording cut into clips, or an upload of zips, folders and files."""
 
 from __future__ import annotations
 
+import os
+import re
+import secrets
+import shlex
+import shutil
+import threading
+import time
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
 import numpy as np
 
-from core.audio import quantize
-from core.errors import AudioError
-from core.project import ClassInfo, Project
+from core import atomic
+from core.audio import decode, is_audio_name, quantize, save_wav
+from core.errors import AudioError, ProjectError, SampleImportError
+from core.project import ClassInfo, Project, clip_file_name, slugify, validate_class_name
+from core.samplezip import (
+    MANIFEST,
+    ZipLimits,
+    is_ignored,
+    open_archive,
+    read_entry,
+    read_manifest,
+    safe_entries,
+)
 from core.segment import MODES, Extraction, extract
 from core.spec import BACKGROUND_NOISE
 
@@ -40,3 +63,328 @@ def extract_recording(
         result.paths = project.add_clips(info, result.clips, prefix=label)
         result.duplicates = sum(1 for p in result.paths if p in before)
     return result
+
+
+# -- importing uploads: zips, folders and files ------------------------------------------------
+
+
+@dataclass
+class ImportItem:
+    """One audio input of an upload, before it is decoded."""
+
+    label: str  # shown in messages, e.g. "data.zip:yes/01.wav"
+    class_name: str
+    read: Callable[[], bytes]
+    explicit: bool = False  # named by the user on the command line: unreadable is an error, not a skip
+
+
+@dataclass
+class ImportReport:
+    """What an import added (per class), what it skipped and why, and which classes it created."""
+
+    added: dict[str, int] = field(default_factory=dict)
+    duplicates: int = 0
+    files: int = 0
+    skipped: list[str] = field(default_factory=list)
+    created: list[str] = field(default_factory=list)
+    recordings: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # one extraction summary per long file
+
+    @property
+    def total(self) -> int:
+        return sum(self.added.values())
+
+    def summary(self) -> str:
+        per_class = ", ".join(f"{name} +{n}" for name, n in self.added.items()) or "nothing new"
+        text = f"imported {self.total} samples from {self.files} files ({per_class})"
+        if self.created:
+            text += f"; new classes: {', '.join(self.created)}"
+        if self.duplicates:
+            text += f"; {self.duplicates} already present"
+        if self.dropped:
+            text += "; dropped " + ", ".join(f"{n} {r}" for r, n in sorted(self.dropped.items()))
+        if self.skipped:
+            text += f"; skipped {len(self.skipped)} files"
+        return text
+
+
+def _is_zip(path: Path) -> bool:
+    return path.suffix.lower() == ".zip" or (path.is_file() and zipfile.is_zipfile(path))
+
+
+def _class_for(parts: tuple[str, ...], class_name: str | None, source: str, folders: dict[str, str]) -> str:
+    if class_name:
+        return class_name
+    if len(parts) < 2:
+        raise SampleImportError(f"{source}: {'/'.join(parts)} is not inside a class folder",
+                                "put files in one folder per class, or choose a class with --class")
+    return folders.get(parts[0], parts[0])
+
+
+def _strip_wrapper(paths: list[tuple[str, ...]]) -> int:
+    """1 when every file sits in one common top folder that itself holds class folders, else 0."""
+    tops = {p[0] for p in paths}
+    return 1 if len(tops) == 1 and paths and all(len(p) >= 3 for p in paths) else 0
+
+
+def _zip_items(
+    path: Path, class_name: str | None, limits: ZipLimits, report: ImportReport
+) -> list[ImportItem]:
+    archive = open_archive(path)
+    entries = safe_entries(archive, path.name, limits)
+    folders = read_manifest(archive, entries, path.name)
+    audio_entries = []
+    for entry in entries:
+        if entry.parts == (MANIFEST,):
+            continue
+        if is_ignored(entry.parts) or not is_audio_name(entry.path):
+            report.skipped.append(f"{path.name}:{entry.path}: not an audio file")
+        else:
+            audio_entries.append(entry)
+    skip = 0 if class_name or folders else _strip_wrapper([e.parts for e in audio_entries])
+    items = []
+    for entry in audio_entries:
+        klass = _class_for(entry.parts[skip:], class_name, path.name, folders)
+        items.append(ImportItem(f"{path.name}:{entry.path}", klass,
+                                partial(read_entry, archive, entry, path.name)))
+    return items
+
+
+def _folder_items(
+    root: Path, class_name: str | None, limits: ZipLimits, report: ImportReport
+) -> list[ImportItem]:
+    files: list[tuple[Path, tuple[str, ...]]] = []
+    for folder, dirs, names in os.walk(root, followlinks=False):
+        here = Path(folder)
+        for d in list(dirs):
+            if (here / d).is_symlink():
+                report.skipped.append(f"{here / d}: symbolic link, not followed")
+        dirs[:] = sorted(d for d in dirs if not (here / d).is_symlink() and not is_ignored((d,)))
+        for name in sorted(names):
+            path = here / name
+            parts = path.relative_to(root).parts
+            if path.is_symlink():
+                report.skipped.append(f"{path}: symbolic link, not followed")
+            elif is_ignored(parts) or not is_audio_name(name):
+                report.skipped.append(f"{path}: not an audio file")
+            else:
+                files.append((path, parts))
+            if len(files) > limits.max_files:
+                raise SampleImportError(f"{root}: more than {limits.max_files} audio files",
+                                        "import it in smaller parts")
+    skip = 0 if class_name else _strip_wrapper([p for _, p in files])
+    return [ImportItem(str(path), _class_for(parts[skip:], class_name, str(root), {}),
+                       partial(_read_file, path)) for path, parts in files]
+
+
+def _read_file(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise SampleImportError(f"{path}: cannot read ({exc.strerror or exc})", "check the path") from exc
+
+
+def collect(
+    sources: list[Path], class_name: str | None, limits: ZipLimits, report: ImportReport
+) -> list[ImportItem]:
+    """Every audio input of the sources, each with the class it goes to; refuses unsafe input."""
+    items: list[ImportItem] = []
+    for source in sources:
+        source = Path(source)
+        if not source.exists():
+            raise SampleImportError(f"{source}: no such file or folder", "check the path")
+        if source.is_dir():
+            items += _folder_items(source, class_name, limits, report)
+        elif _is_zip(source):
+            items += _zip_items(source, class_name, limits, report)
+        elif not class_name:
+            raise SampleImportError(f"{source.name}: which class should it go to?", "add --class NAME")
+        else:
+            items.append(ImportItem(str(source), class_name, partial(_read_file, source), explicit=True))
+    if len(items) > limits.max_files:
+        raise SampleImportError(f"more than {limits.max_files} audio files at once", "import them in parts")
+    if not items:
+        shown = "; ".join(report.skipped[:3])
+        raise SampleImportError(f"no audio files found in {', '.join(str(s) for s in sources)}"
+                                + (f" (skipped: {shown})" if shown else ""),
+                                "choose WAV, FLAC, OGG or MP3 files, or a zip or folder of them")
+    return items
+
+
+def _resolve_class(project: Project, raw: str) -> tuple[str, ClassInfo | None]:
+    """A folder or --class name -> (class name, existing class or None when it will be created)."""
+    try:
+        name = validate_class_name(raw)
+    except ProjectError as exc:
+        raise SampleImportError(f"folder {raw!r} cannot be a class: {exc.message}",
+                                "rename the folder, or choose a class with --class") from exc
+    for info in project.classes:
+        if info.name.casefold() == name.casefold() or info.folder == name:
+            return info.name, info
+    return name, None
+
+
+def _stored_prefix(label: str) -> str:
+    """The name prefix of a stored clip: the file's stem without an earshot content hash."""
+    return re.sub(r"-[0-9a-f]{12}$", "", Path(label.rsplit(":", 1)[-1]).stem)
+
+
+@dataclass
+class _Staged:
+    """Clips and recordings written into the staging folder, per class name."""
+
+    root: Path
+    keys: dict[str, str] = field(default_factory=dict)
+    clips: dict[str, list[Path]] = field(default_factory=dict)
+    recordings: dict[str, list[Path]] = field(default_factory=dict)
+
+    def folder(self, kind: str, class_name: str) -> Path:
+        key = self.keys.setdefault(class_name.casefold(), f"k{len(self.keys)}")
+        return self.root / kind / key
+
+
+def _stage_item(item: ImportItem, class_name: str, mode: str, project: Project, staged: _Staged,
+                report: ImportReport) -> None:
+    audio = project.audio
+    try:
+        y = quantize(decode(item.read(), item.label, audio.sample_rate))
+    except AudioError as exc:
+        if item.explicit:
+            raise
+        report.skipped.append(f"{item.label}: {exc.message}")
+        return
+    report.files += 1
+    if y.size == audio.clip_samples:
+        clips = [y]
+    else:
+        result = extract(y, audio, mode=mode)
+        clips = result.clips
+        for reason, n in result.dropped.items():
+            report.dropped[reason] = report.dropped.get(reason, 0) + n
+        if y.size > audio.clip_samples:
+            stem = slugify(_stored_prefix(item.label)) or "recording"
+            path = staged.folder("recordings", class_name) / f"{stem}.wav"
+            n = 1
+            while path.exists():
+                n += 1
+                path = path.with_name(f"{path.stem.rsplit('~', 1)[0]}~{n}.wav")
+            save_wav(path, y, audio.sample_rate)
+            staged.recordings.setdefault(class_name, []).append(path)
+            report.notes.append(f"{item.label}: {result.summary()}")
+    folder = staged.folder("samples", class_name)
+    for clip in clips:
+        path = folder / clip_file_name(clip, _stored_prefix(item.label))
+        if path.exists():
+            report.duplicates += 1
+            continue
+        save_wav(path, clip, audio.sample_rate)
+        staged.clips.setdefault(class_name, []).append(path)
+
+
+def _commit(
+    project: Project, targets: dict[str, ClassInfo | None], staged: _Staged, report: ImportReport
+) -> None:
+    """Move staged files into the project; on any failure undo the moves (project.json is restored)."""
+    moved: list[Path] = []
+    created: list[Path] = []
+    try:
+        with project.transaction():
+            infos: dict[str, ClassInfo] = {}
+            for name, existing in targets.items():
+                if existing is None:
+                    existing = project.add_class(name)
+                    created.append(project.samples_dir(existing))
+                    report.created.append(existing.name)
+                infos[name] = existing
+            for name, paths in staged.clips.items():
+                folder = project.samples_dir(infos[name])
+                folder.mkdir(parents=True, exist_ok=True)
+                for path in paths:
+                    if (folder / path.name).exists():
+                        report.duplicates += 1
+                        continue
+                    os.replace(path, folder / path.name)
+                    moved.append(folder / path.name)
+                    report.added[infos[name].name] = report.added.get(infos[name].name, 0) + 1
+                atomic.fsync_dir(folder)
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            for name, paths in staged.recordings.items():
+                folder = project.recordings_dir(infos[name])
+                folder.mkdir(parents=True, exist_ok=True)
+                for path in paths:
+                    target = folder / f"{stamp}-{path.name}"
+                    n = 1
+                    while target.exists():
+                        n += 1
+                        target = folder / f"{stamp}-{path.stem}-{n}.wav"
+                    os.replace(path, target)
+                    moved.append(target)
+                    report.recordings += 1
+                atomic.fsync_dir(folder)
+    except BaseException:
+        for path in moved:
+            path.unlink(missing_ok=True)
+        for folder in created:
+            shutil.rmtree(folder, ignore_errors=True)
+        report.added.clear()
+        report.created.clear()
+        raise
+
+
+def import_samples(
+    project: Project,
+    sources: list[Path],
+    *,
+    class_name: str | None = None,
+    mode: str | None = None,
+    limits: ZipLimits | None = None,
+    on_progress: Callable[[int, int, str], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> ImportReport:
+    """Import zips, folders or audio files into the project, all or nothing.
+
+    Without `class_name`, each file's top-level folder names its class (created when missing; an
+    earshot export's manifest maps folders back to class names). Files exactly one clip long are
+    stored unchanged, shorter ones padded, longer ones kept as recordings and extracted (`mode`, or
+    the class's default). Non-audio and unreadable files inside zips and folders are skipped and
+    listed; anything unsafe or broken raises SampleImportError and leaves the project as it was.
+    `on_progress(done, total, label)` is called per file; setting `cancel` stops and adds nothing.
+    """
+    if mode is not None and mode not in MODES:
+        raise SampleImportError(f"unknown extraction mode {mode!r}", "use fixed or events")
+    report = ImportReport()
+    chosen = None
+    if class_name:
+        try:
+            chosen = project.get_class(class_name)
+        except ProjectError as exc:
+            raise SampleImportError(exc.message, f"add it first with: earshot class add {project.root} "
+                                    f"{shlex.quote(class_name)}") from None
+    with project.lock():
+        items = collect(list(sources), chosen.name if chosen else None, limits or ZipLimits(), report)
+        targets: dict[str, ClassInfo | None] = {}
+        names: dict[str, str] = {}
+        for raw in dict.fromkeys(item.class_name for item in items):
+            name, existing = _resolve_class(project, raw)
+            names[raw] = name
+            targets.setdefault(name, existing)
+        staged = _Staged(project.root / f".import-{os.getpid()}-{secrets.token_hex(4)}")
+        try:
+            for done, item in enumerate(items, start=1):
+                if cancel is not None and cancel.is_set():
+                    raise SampleImportError("import cancelled; nothing was added", "run it again to import")
+                name = names[item.class_name]
+                existing = targets[name]
+                chosen_mode = mode or (default_mode(existing) if existing else "events")
+                _stage_item(item, name, chosen_mode, project, staged, report)
+                if on_progress is not None:
+                    on_progress(done, len(items), item.label)
+            if not report.files:
+                raise SampleImportError(f"none of the {len(items)} audio files could be read "
+                                        f"({report.skipped[0] if report.skipped else 'no audio'})",
+                                        "check that the files are WAV, FLAC, OGG or MP3")
+            _commit(project, {n: targets[n] for n in dict.fromkeys(names.values())}, staged, report)
+        finally:
+            shutil.rmtree(staged.root, ignore_errors=True)
+    return report

@@ -10,6 +10,7 @@ recordings, a trash folder and trained models.
 
 from __future__ import annotations
 
+import copy
 import fcntl
 import hashlib
 import json
@@ -28,7 +29,7 @@ import numpy as np
 
 from core import atomic
 from core.audio import save_wav
-from core.errors import ProjectError, ProjectLockedError
+from core.errors import EarshotError, ProjectError, ProjectLockedError
 from core.spec import BACKGROUND_NOISE, IMBALANCE_RATIO, MIN_SAMPLES_PER_CLASS, AudioSpec, TrainSpec
 
 SCHEMA_VERSION = 1
@@ -218,6 +219,21 @@ class Project:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
             handle.close()
             self._lock_handle = None
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Hold the lock; if the block raises, put the settings and class list back as they were."""
+        with self.lock():
+            before = copy.deepcopy(self._data)
+            try:
+                yield
+            except BaseException:
+                self._data = before
+                try:
+                    self._save()
+                except EarshotError:
+                    pass  # the failed write left the previous project.json in place
+                raise
 
     def _save(self) -> None:
         with self.lock():
