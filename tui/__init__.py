@@ -1,0 +1,1 @@
+"""The terminal app: a Textual front end that drives `core` from keyboard-first screens."""

@@ -1,0 +1,117 @@
+"""The earshot app: five tabs (Project, Data, Train, Validate, Deploy), a footer and a help screen.
+
+Handlers live on the pane that owns them; the app only opens projects, switches tabs, shows errors
+and catches unexpected worker failures in one place.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.widgets import Footer, Header, TabbedContent
+from textual.worker import Worker, WorkerState
+
+from core.errors import EarshotError
+from core.project import Project
+from tui import recent
+from tui.messages import ActionFailed, ProjectChanged, ProjectOpened
+from tui.screens.data import DataPane
+from tui.screens.deploy import DeployPane
+from tui.screens.help import HelpScreen
+from tui.screens.project import ProjectPane
+from tui.screens.train import TrainPane
+from tui.screens.validate import ValidatePane
+from tui.sources import AudioBackend, default_backend
+
+TABS = ("project", "data", "train", "validate", "deploy")
+
+
+class EarshotApp(App[None]):
+    """Record, train, validate and deploy a sound classifier from the terminal."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "earshot"
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS = [
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+        *[Binding(str(n), f"show_tab('{tab}')", tab.title(), show=False) for n, tab in enumerate(TABS, 1)],
+    ]
+
+    def __init__(self, project_dir: Path | None = None, *, backend: AudioBackend | None = None) -> None:
+        super().__init__()
+        self.project: Project | None = None
+        self.publisher: Any = None  # a started core.push.mqtt.MqttPublisher while pushing
+        self.backend = backend or default_backend()
+        self._initial = project_dir
+
+    def compose(self) -> ComposeResult:
+        yield Header(icon="♪")
+        with TabbedContent(initial="project", id="tabs"):
+            yield ProjectPane()
+            yield DataPane()
+            yield TrainPane()
+            yield ValidatePane()
+            yield DeployPane()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        if self._initial is not None:
+            self.open_project(self._initial)
+
+    # -- projects ---------------------------------------------------------------------------
+
+    def open_project(self, path: Path, *, create: bool = False, name: str | None = None) -> bool:
+        """Open (or create) a project and show it on every pane; report failures and return False."""
+        try:
+            project = Project.create(path, name=name) if create else Project.open(path)
+        except EarshotError as error:
+            self.show_error("Cannot open project" if not create else "Cannot create project", error)
+            return False
+        self.project = project
+        self.sub_title = f"{project.name} · {project.root}"
+        recent.remember(project.root)
+        self.post_message(ProjectOpened(project.root))
+        self.query_one(TabbedContent).active = "data"
+        return True
+
+    def on_project_opened(self, message: ProjectOpened) -> None:
+        for pane in self.query("ProjectPane, DataPane, TrainPane, ValidatePane, DeployPane"):
+            pane.show_project(self.project)  # type: ignore[attr-defined]
+
+    def on_project_changed(self, message: ProjectChanged) -> None:
+        for pane in self.query("ProjectPane, DataPane, TrainPane, ValidatePane, DeployPane"):
+            pane.project_changed()  # type: ignore[attr-defined]
+
+    # -- errors -----------------------------------------------------------------------------
+
+    def show_error(self, title: str, error: EarshotError) -> None:
+        message = error.message + (f"\n{error.hint}" if error.hint else "")
+        self.notify(message, title=title, severity="error", timeout=8)
+
+    def on_action_failed(self, message: ActionFailed) -> None:
+        self.show_error(message.title, message.error)
+
+    def report_worker_state(self, event: Worker.StateChanged) -> None:
+        """The one place failed workers are reported (panes and dialogs forward their events here)."""
+        if event.state != WorkerState.ERROR:
+            return
+        error: Any = event.worker.error
+        title = (event.worker.description or event.worker.name or "Background task").split("(")[0]
+        if isinstance(error, EarshotError):
+            self.show_error(title, error)
+        else:
+            self.notify(f"{type(error).__name__}: {error}", title=f"{title} failed unexpectedly",
+                        severity="error", timeout=10)
+
+    # -- navigation -------------------------------------------------------------------------
+
+    def action_show_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())

@@ -1,0 +1,1 @@
+"""Tab panes (one per workflow step) and the modal dialogs they open."""

@@ -1,0 +1,276 @@
+"""Data tab: classes and their samples; Record 20 seconds, Upload, Download Sample, play and delete."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, DataTable, Static
+
+from core.errors import AudioError, EarshotError
+from core.project import ClassInfo, Project
+from tui.messages import ActionFailed, ProjectChanged, SamplePlayed, SamplesExported, SamplesImported
+from tui.screens.base import ProjectTab
+from tui.screens.dialogs import ConfirmDialog, PathDialog, TextDialog
+from tui.widgets.class_table import ClassTable
+
+TIPS = ("Tips: make each class's samples distinct and clear, keep the classes about the same size, "
+        "and use simple class names.")
+
+
+class DataPane(ProjectTab):
+    TITLE = "Data"
+    TAB_ID = "data"
+    BINDINGS = [
+        Binding("r", "record", "Record 20 seconds"),
+        Binding("u", "upload", "Upload"),
+        Binding("d", "download", "Download Sample"),
+        Binding("a", "add_class", "Add a Class"),
+        Binding("n", "rename_class", "Rename"),
+        Binding("x", "remove_class", "Delete class"),
+        Binding("p", "play", "Play sample"),
+        Binding("delete", "delete_sample", "Delete sample"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(classes="data-columns"):
+            with Vertical(id="classes-box", classes="box"):
+                yield ClassTable(id="classes")
+            with Vertical(id="samples-box", classes="box"):
+                yield DataTable(id="samples", cursor_type="row")
+        with Horizontal(classes="button-row"):
+            yield Button("Record 20 seconds", id="record", classes="compact")
+            yield Button("Upload", id="upload", classes="compact")
+            yield Button("Download Sample", id="download", classes="compact")
+            yield Button("Add a Class", id="add-class", classes="compact")
+        yield Static(TIPS, id="data-tips", classes="status")
+
+    def on_mount(self) -> None:
+        self.query_one("#classes-box").border_title = "Classes"
+        self.query_one("#samples-box").border_title = "Samples"
+        self.query_one("#samples", DataTable).add_column("Sample", key="name")
+
+    # -- showing ----------------------------------------------------------------------------
+
+    def show_project(self, project: Project | None) -> None:
+        self.query_one(ClassTable).show(project)
+        self.show_samples()
+        self.show_tips()
+
+    def project_changed(self) -> None:
+        self.show_project(self.project)
+
+    def selected_class(self) -> ClassInfo | None:
+        project, class_id = self.project, self.query_one(ClassTable).selected_id
+        if project is None or class_id is None:
+            return None
+        return next((c for c in project.classes if c.id == class_id), None)
+
+    @on(DataTable.RowHighlighted, "#classes")
+    def show_samples(self) -> None:
+        table = self.query_one("#samples", DataTable)
+        table.clear()
+        info, project = self.selected_class(), self.project
+        box = self.query_one("#samples-box")
+        if info is None or project is None:
+            box.border_title = "Samples"
+            return
+        samples = project.samples(info)
+        box.border_title = f"{info.name}: {len(samples)} samples"
+        for path in samples:
+            table.add_row(path.name, key=str(path))
+
+    def show_tips(self) -> None:
+        project = self.project
+        if project is None:
+            return
+        summary = project.summary()
+        lines = [Text(p, style="yellow") for p in summary.problems + summary.warnings]
+        if summary.ready and not summary.warnings:
+            lines.append(Text("Ready to train (tab 3, Train).", style="green"))
+        lines.append(Text(TIPS, style="dim"))
+        self.query_one("#data-tips", Static).update(Text("\n").join(lines))
+
+    def selected_sample(self) -> Path | None:
+        table = self.query_one("#samples", DataTable)
+        if not table.row_count:
+            return None
+        return Path(str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value))
+
+    def changed(self, reason: str) -> None:
+        self.post_message(ProjectChanged(reason))
+
+    # -- classes ----------------------------------------------------------------------------
+
+    @on(Button.Pressed, "#add-class")
+    def action_add_class(self) -> None:
+        project = self.need_project()
+        if project is None:
+            return
+
+        def add(name: str | None) -> None:
+            if not name:
+                return
+            try:
+                info = project.add_class(name)
+            except EarshotError as error:
+                self.fail("Cannot add the class", error)
+                return
+            self.changed(f"added {info.name}")
+            self.call_after_refresh(self.select_class, info.id)
+
+        self.app.push_screen(TextDialog("Add a Class: name", placeholder=f"Class{len(project.classes) + 1}"),
+                             add)
+
+    def select_class(self, class_id: str) -> None:
+        table = self.query_one(ClassTable)
+        ids = [c.id for c in self.project.classes] if self.project else []
+        if class_id in ids:
+            table.move_cursor(row=ids.index(class_id))
+            table.focus()
+
+    def action_rename_class(self) -> None:
+        project, info = self.project, self.selected_class()
+        if project is None or info is None:
+            return
+
+        def rename(name: str | None) -> None:
+            if not name or name == info.name:
+                return
+            try:
+                project.rename_class(info.name, name)
+            except EarshotError as error:
+                self.fail("Cannot rename the class", error)
+                return
+            self.changed(f"renamed {info.name}")
+
+        self.app.push_screen(TextDialog(f"Rename {info.name!r} to", value=info.name), rename)
+
+    def action_remove_class(self) -> None:
+        project, info = self.project, self.selected_class()
+        if project is None or info is None:
+            return
+
+        def remove(yes: bool | None) -> None:
+            if not yes:
+                return
+            try:
+                trash = project.remove_class(info.name)
+            except EarshotError as error:
+                self.fail("Cannot delete the class", error)
+                return
+            self.notify(f"{info.name} moved to {trash}", title="Class deleted")
+            self.changed(f"removed {info.name}")
+
+        count = project.sample_count(info)
+        self.app.push_screen(ConfirmDialog(f"Delete class {info.name!r} and its {count} samples? "
+                                           "(they go to the project's trash folder)"), remove)
+
+    # -- samples ----------------------------------------------------------------------------
+
+    def action_delete_sample(self) -> None:
+        project, path = self.project, self.selected_sample()
+        if project is None or path is None:
+            return
+        try:
+            project.delete_sample(path)
+        except EarshotError as error:
+            self.fail("Cannot delete the sample", error)
+            return
+        self.notify(f"{path.name} moved to the trash", title="Sample deleted")
+        self.changed(f"deleted {path.name}")
+
+    def action_play(self) -> None:
+        path = self.selected_sample()
+        if path is not None:
+            self.play(path)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="play", description="Play sample")
+    def play(self, path: Path) -> None:
+        from core.audio import load
+        from core.capture import sounddevice
+
+        try:
+            sd = sounddevice()
+            y = load(path, self.project.audio.sample_rate if self.project else 16000)
+            try:
+                sd.play(y, self.project.audio.sample_rate if self.project else 16000)
+                sd.wait()
+            except Exception as exc:  # noqa: BLE001 - PortAudio raises its own error types
+                raise AudioError(f"cannot play {path.name}: {exc}", "check the sound output device") from exc
+        except EarshotError as error:
+            self.post_message(ActionFailed("Cannot play the sample", error))
+            return
+        self.post_message(SamplePlayed(path))
+
+    # -- record, upload, download -----------------------------------------------------------
+
+    @on(Button.Pressed, "#record")
+    def action_record(self) -> None:
+        from tui.screens.record import RecordDialog
+
+        project, info = self.need_project(), self.selected_class()
+        if project is None or info is None:
+            return
+        self.app.push_screen(RecordDialog(project, info), lambda _: self.changed(f"recorded {info.name}"))
+
+    @on(Button.Pressed, "#upload")
+    def action_upload(self) -> None:
+        project, info = self.need_project(), self.selected_class()
+        if project is None or info is None:
+            return
+
+        def chosen(path: Path | None) -> None:
+            if path is not None:
+                self.notify(f"Importing {path.name} into {info.name}...", title="Upload")
+                self.upload(project, info, path)
+
+        self.app.push_screen(PathDialog(f"Upload into {info.name}: a zip, a folder or an audio file",
+                                        Path.cwd()), chosen)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="upload", description="Upload")
+    def upload(self, project: Project, info: ClassInfo, path: Path) -> None:
+        from core import samplezip
+
+        try:
+            result = samplezip.import_path(project, info, path)
+        except EarshotError as error:
+            self.post_message(ActionFailed("Upload failed", error))
+            return
+        self.post_message(SamplesImported(info.name, result.added, result.summary()))
+
+    def on_samples_imported(self, message: SamplesImported) -> None:
+        self.notify(message.summary, title=f"Upload into {message.class_name}")
+        self.changed(f"imported {message.added}")
+
+    @on(Button.Pressed, "#download")
+    def action_download(self) -> None:
+        project, info = self.need_project(), self.selected_class()
+        if project is None or info is None:
+            return
+        default = Path.cwd() / f"{project.name}-{info.folder}.zip".replace(" ", "-")
+
+        def chosen(text: str | None) -> None:
+            if text:
+                self.download(project, info, Path(text).expanduser())
+
+        self.app.push_screen(TextDialog(f"Download Sample: save {info.name} as", value=str(default)), chosen)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="download", description="Download Sample")
+    def download(self, project: Project, info: ClassInfo, target: Path) -> None:
+        from core import samplezip
+
+        try:
+            result = samplezip.export_samples(project, target, classes=[info.name])
+        except EarshotError as error:
+            self.post_message(ActionFailed("Download Sample failed", error))
+            return
+        self.post_message(SamplesExported(info.name, result.path, sum(result.counts.values())))
+
+    def on_samples_exported(self, message: SamplesExported) -> None:
+        self.notify(f"{message.count} samples of {message.class_name} saved to {message.path}",
+                    title="Download Sample")

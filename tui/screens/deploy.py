@@ -1,0 +1,267 @@
+"""Deploy tab: Export Model (zip), Flash to board (port picker, progress), Real-time Result Push."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Button, Input, Label, ProgressBar, Select, Static
+from textual.worker import get_current_worker
+
+from core.errors import EarshotError
+from core.project import Project
+from tui.messages import (
+    ActionFailed,
+    FlashFailed,
+    FlashFinished,
+    FlashProgressed,
+    ModelExported,
+    PortsListed,
+    PushStatusChanged,
+    PushStopped,
+)
+from tui.screens.base import ProjectTab
+
+STATS_SECONDS = 0.5
+
+
+class DeployPane(ProjectTab):
+    TITLE = "Deploy"
+    TAB_ID = "deploy"
+    BINDINGS = [
+        Binding("e", "export", "Export Model"),
+        Binding("f", "flash", "Flash to board"),
+        Binding("g", "refresh_ports", "Refresh ports"),
+        Binding("p", "push", "Push connect"),
+        Binding("o", "push_stop", "Push disconnect"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Label("Export Model", classes="section")
+            with Horizontal(classes="button-row"):
+                yield Button("Export Model", variant="primary", id="export-btn", classes="compact")
+            yield Static("A zip with the TFLite model, labels, metadata and a standalone predict.py.",
+                         id="export-result", classes="dim")
+            yield Label("Flash to board", classes="section")
+            with Horizontal(classes="form-row"):
+                yield Select[str]([], prompt="Serial port", id="deploy-port")
+                yield Button("Refresh", id="ports-btn", classes="compact")
+                yield Button("Flash", id="flash-btn", classes="compact")
+            yield ProgressBar(id="flash-progress", show_eta=False)
+            yield Static("", id="flash-result")
+            yield Label("Real-time Result Push (MQTT, e.g. SIoT)", classes="section")
+            with Horizontal(classes="form-row", id="push-form"):
+                yield Input(placeholder="host", id="push-host")
+                yield Input(placeholder="1883", id="push-port", type="integer")
+                yield Input(placeholder="user", id="push-user")
+                yield Input(placeholder="password", id="push-password", password=True)
+                yield Input(placeholder="topic: project/device", id="push-topic")
+            with Horizontal(classes="button-row"):
+                yield Button("Connect", variant="primary", id="push-btn", classes="compact")
+                yield Button("Disconnect", id="push-stop-btn", classes="compact", disabled=True)
+            yield Static("Not pushing. Decisions from Validate > Listen are published while connected.",
+                         id="push-status")
+
+    def on_mount(self) -> None:
+        self.set_interval(STATS_SECONDS, self.show_push_stats)
+
+    def on_show(self) -> None:
+        if not getattr(self, "_listed", False):
+            self._listed = True
+            self.action_refresh_ports()
+
+    def show_project(self, project: Project | None) -> None:
+        if project is None:
+            return
+        from core.push.settings import PushSettings, default_topic, load_push_settings
+
+        try:
+            settings = load_push_settings(project) or PushSettings(topic=default_topic(project.name))
+        except EarshotError:
+            settings = PushSettings(topic=default_topic(project.name))
+        self.fill_push_form(settings)
+
+    def fill_push_form(self, settings: Any) -> None:
+        for field, value in (("#push-host", settings.host), ("#push-port", str(settings.port)),
+                             ("#push-user", settings.username), ("#push-password", settings.password),
+                             ("#push-topic", settings.topic)):
+            self.query_one(field, Input).value = value
+
+    # -- export -----------------------------------------------------------------------------
+
+    @on(Button.Pressed, "#export-btn")
+    def action_export(self) -> None:
+        project = self.need_project()
+        if project is not None:
+            self.query_one("#export-result", Static).update("Exporting...")
+            self.export(project)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="export", description="Export Model")
+    def export(self, project: Project) -> None:
+        import zipfile
+
+        from core.export import export_model
+
+        try:
+            path = Path(export_model(project).path)
+            with zipfile.ZipFile(path) as archive:
+                contents = [f"{i.filename} ({i.file_size:,} bytes)" for i in archive.infolist()]
+        except EarshotError as error:
+            self.post_message(ActionFailed("Export Model failed", error))
+            return
+        self.post_message(ModelExported(path, contents))
+
+    def on_model_exported(self, message: ModelExported) -> None:
+        self.query_one("#export-result", Static).update(
+            f"[b]Exported[/b] {message.path}\n" + "\n".join(f"  {line}" for line in message.contents))
+        self.notify(str(message.path), title="Model exported")
+
+    # -- flash ------------------------------------------------------------------------------
+
+    @on(Button.Pressed, "#ports-btn")
+    def action_refresh_ports(self) -> None:
+        self.list_ports()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="ports", description="List serial ports")
+    def list_ports(self) -> None:
+        from core.deploy.serial import list_serial_ports
+
+        try:
+            ports = list_serial_ports()
+        except EarshotError as error:
+            self.post_message(PortsListed([], error))
+            return
+        listed = [(str(getattr(p, "device", p)), str(getattr(p, "description", "") or "")) for p in ports]
+        self.post_message(PortsListed(listed))
+
+    def on_ports_listed(self, message: PortsListed) -> None:
+        select = self.query_one("#deploy-port", Select)
+        select.set_options([(f"{device} {label}".strip(), device) for device, label in message.ports])
+        if message.ports:
+            select.value = message.ports[0][0]
+        elif message.error is not None:
+            self.query_one("#flash-result", Static).update(f"{message.error.message} ({message.error.hint})")
+        else:
+            self.query_one("#flash-result", Static).update("No serial port found: connect the board "
+                                                           "and press g to refresh.")
+
+    @on(Button.Pressed, "#flash-btn")
+    def action_flash(self) -> None:
+        project = self.need_project()
+        value = self.query_one("#deploy-port", Select).value
+        if project is None:
+            return
+        if value is Select.BLANK:
+            self.notify("Choose a serial port first (g refreshes the list).", title="Flash to board",
+                        severity="warning")
+            return
+        self.query_one("#flash-btn", Button).disabled = True
+        self.query_one("#flash-progress", ProgressBar).update(total=100, progress=0)
+        self.flash(project, str(value))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="flash", description="Flash to board")
+    def flash(self, project: Project, port: str) -> None:
+        from core.deploy.serial import flash_project
+
+        cancel = get_current_worker().cancelled_event
+        try:
+            result = flash_project(project, port, cancel=cancel,
+                                   on_progress=lambda text, fraction: self.post_message(
+                                       FlashProgressed(text, fraction)))
+        except EarshotError as error:
+            self.post_message(FlashFailed(error))
+            return
+        self.post_message(FlashFinished(port, str(getattr(result, "summary", lambda: result)())))
+
+    def on_flash_progressed(self, message: FlashProgressed) -> None:
+        self.query_one("#flash-progress", ProgressBar).update(total=100, progress=100 * message.fraction)
+        self.query_one("#flash-result", Static).update(message.text)
+
+    def on_flash_finished(self, message: FlashFinished) -> None:
+        self.query_one("#flash-btn", Button).disabled = False
+        self.query_one("#flash-progress", ProgressBar).update(total=100, progress=100)
+        self.query_one("#flash-result", Static).update(f"[green]Flashed {message.port}[/]: {message.summary}")
+
+    def on_flash_failed(self, message: FlashFailed) -> None:
+        self.query_one("#flash-btn", Button).disabled = False
+        self.query_one("#flash-result", Static).update(f"[red]Flash failed:[/] {message.error.message}")
+        self.fail("Flash to board failed", message.error)
+
+    # -- push -------------------------------------------------------------------------------
+
+    def push_settings(self, project: Project) -> Any:
+        from core.push.settings import PushSettings, load_push_settings
+
+        try:
+            base = load_push_settings(project) or PushSettings()
+        except EarshotError:
+            base = PushSettings()
+        port = self.query_one("#push-port", Input).value.strip()
+        return PushSettings.from_dict({
+            **base.to_dict(),
+            "host": self.query_one("#push-host", Input).value.strip() or base.host,
+            "port": port or base.port,
+            "username": self.query_one("#push-user", Input).value.strip(),
+            "password": self.query_one("#push-password", Input).value,
+            "topic": self.query_one("#push-topic", Input).value.strip() or base.topic,
+        })
+
+    @on(Button.Pressed, "#push-btn")
+    def action_push(self) -> None:
+        from core.push.mqtt import MqttPublisher
+        from core.push.settings import save_push_settings
+
+        project = self.need_project()
+        if project is None or getattr(self.app, "publisher", None) is not None:
+            return
+        try:
+            settings = self.push_settings(project)
+            save_push_settings(project, settings)
+            publisher = MqttPublisher(settings, on_status=lambda s: self.post_message(
+                PushStatusChanged(s.message)))
+            publisher.start()
+        except EarshotError as error:
+            self.fail("Real-time Result Push", error)
+            return
+        self.app.publisher = publisher  # type: ignore[attr-defined]
+        self.query_one("#push-btn", Button).disabled = True
+        self.query_one("#push-stop-btn", Button).disabled = False
+        self.query_one("#push-status", Static).update(f"Connecting to {settings.display_url}...")
+
+    def on_push_status_changed(self, message: PushStatusChanged) -> None:
+        self.push_line = message.text
+        self.show_push_stats()
+
+    def show_push_stats(self) -> None:
+        publisher = getattr(self.app, "publisher", None)
+        if publisher is None:
+            return
+        stats = publisher.stats
+        state = "[green]connected[/]" if stats.connected else "[yellow]not connected[/]"
+        self.query_one("#push-status", Static).update(
+            f"{state}: {getattr(self, 'push_line', '')}\n{stats.sent} sent, {stats.dropped} dropped, "
+            f"{stats.lost} lost, {stats.skipped} unchanged. Start Validate > Listen to publish.")
+
+    @on(Button.Pressed, "#push-stop-btn")
+    def action_push_stop(self) -> None:
+        publisher = getattr(self.app, "publisher", None)
+        if publisher is None:
+            return
+        self.app.publisher = None  # type: ignore[attr-defined]
+        self.stop_push(publisher)
+
+    @work(thread=True, exclusive=False, exit_on_error=False, group="push-stop", description="Push disconnect")
+    def stop_push(self, publisher: Any) -> None:
+        stats = publisher.stop()
+        self.post_message(PushStopped(stats.sent, stats.dropped))
+
+    def on_push_stopped(self, message: PushStopped) -> None:
+        self.query_one("#push-btn", Button).disabled = False
+        self.query_one("#push-stop-btn", Button).disabled = True
+        self.query_one("#push-status", Static).update(
+            f"Disconnected: {message.sent} sent, {message.dropped} dropped.")

@@ -1,0 +1,124 @@
+"""Project tab: create a project, open one (typed, or from the recent list), or open the demo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Button, Input, Label, ListItem, ListView, Static
+
+from core.errors import EarshotError
+from core.project import Project
+from tui import recent
+from tui.messages import ActionFailed, DemoBuilt
+from tui.screens.base import ProjectTab
+
+
+class ProjectPane(ProjectTab):
+    TITLE = "Project"
+    TAB_ID = "project"
+    BINDINGS = [
+        Binding("n", "focus('#new-name')", "New project"),
+        Binding("o", "focus('#open-path')", "Open"),
+        Binding("r", "focus('#recent')", "Recent"),
+        Binding("m", "open_demo", "Demo"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Static("No project open.", id="project-status", classes="status")
+            yield Label("New project", classes="section")
+            with Horizontal(classes="form-row"):
+                yield Input(placeholder="name, e.g. Music Genre Recognition", id="new-name")
+                yield Input(placeholder="folder (default: ./NAME)", id="new-folder")
+                yield Button("Create", variant="primary", id="create")
+            yield Label("Open project", classes="section")
+            with Horizontal(classes="form-row"):
+                yield Input(placeholder="project folder", id="open-path")
+                yield Button("Open", id="open")
+                yield Button("Open demo", id="demo")
+            yield Label("Recent projects", classes="section")
+            yield ListView(id="recent")
+
+    def on_mount(self) -> None:
+        self.fill_recent()
+
+    def fill_recent(self) -> None:
+        view = self.query_one("#recent", ListView)
+        view.clear()
+        items = recent.load_recent()
+        for path in items:
+            item = ListItem(Label(f"{path.name}  [dim]{path}[/]", markup=True))
+            item.project_path = path  # type: ignore[attr-defined]
+            view.append(item)
+        if not items:
+            view.append(ListItem(Label("(none yet)")))
+
+    def show_project(self, project: Project | None) -> None:
+        status = self.query_one("#project-status", Static)
+        if project is None:
+            status.update("No project open.")
+            return
+        summary = project.summary()
+        total = sum(c.samples for c in summary.classes)
+        status.update(f"Open: [b]{project.name}[/b]  {project.root}\n"
+                      f"{len(summary.classes)} classes, {total} samples, "
+                      f"{summary.sample_rate} Hz, {summary.clip_seconds:g} s clips")
+        self.fill_recent()
+
+    def project_changed(self) -> None:
+        self.show_project(self.project)
+
+    @on(Input.Submitted, "#new-name, #new-folder")
+    @on(Button.Pressed, "#create")
+    def create(self) -> None:
+        name = self.query_one("#new-name", Input).value.strip()
+        folder = self.query_one("#new-folder", Input).value.strip()
+        if not name and not folder:
+            self.notify("Type a name for the new project.", title="New project", severity="warning")
+            self.query_one("#new-name", Input).focus()
+            return
+        path = Path(folder).expanduser() if folder else Path.cwd() / (name.replace("/", "-"))
+        self.earshot.open_project(path, create=True, name=name or None)
+
+    @on(Input.Submitted, "#open-path")
+    @on(Button.Pressed, "#open")
+    def open_typed(self) -> None:
+        text = self.query_one("#open-path", Input).value.strip()
+        if not text:
+            self.notify("Type the folder of a project.", title="Open project", severity="warning")
+            return
+        path = Path(text).expanduser()
+        self.earshot.open_project(Project.find(path) or path)
+
+    @on(ListView.Selected, "#recent")
+    def open_recent(self, event: ListView.Selected) -> None:
+        path = getattr(event.item, "project_path", None)
+        if path is not None:
+            self.earshot.open_project(path)
+
+    @on(Button.Pressed, "#demo")
+    def action_open_demo(self) -> None:
+        path = Path.cwd() / "earshot-demo"
+        if (path / "project.json").exists():
+            self.earshot.open_project(path)
+            return
+        self.notify(f"Building the demo project in {path}...", title="Demo")
+        self.build_demo(path)
+
+    def on_demo_built(self, message: DemoBuilt) -> None:
+        self.earshot.open_project(message.path)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="demo", description="Open demo")
+    def build_demo(self, path: Path) -> None:
+        from core import demo
+
+        try:
+            demo.create_demo(path)
+        except EarshotError as error:
+            self.post_message(ActionFailed("Cannot build the demo", error))
+            return
+        self.post_message(DemoBuilt(path))

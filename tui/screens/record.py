@@ -1,0 +1,198 @@
+"""Record 20 seconds into one class: microphone picker, countdown, level meter, then Extract."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Label, Select, Static
+from textual.worker import get_current_worker
+
+from core.errors import EarshotError
+from core.project import ClassInfo, Project
+from core.spec import RECORD_SECONDS
+from tui.messages import ActionFailed, MicrophonesListed, RecordingFinished, RecordingTicked, SamplesExtracted
+from tui.screens.base import ReportsWorkerFailures
+from tui.widgets.level_meter import LevelMeter
+
+COUNTDOWN = 3
+
+
+class RecordDialog(ReportsWorkerFailures, ModalScreen[int]):
+    """Returns the number of clips stored (0 when nothing was extracted)."""
+
+    BINDINGS = [
+        Binding("r", "record", "Record 20 seconds"),
+        Binding("s", "stop", "Stop"),
+        Binding("e", "extract", "Extract"),
+        Binding("escape", "close", "Return"),
+    ]
+
+    def __init__(self, project: Project, info: ClassInfo, *, seconds: float = RECORD_SECONDS) -> None:
+        super().__init__()
+        self.project, self.info, self.seconds = project, info, seconds
+        self.audio: Any = None
+        self.stored = 0
+        self._source: Any = None
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="record"):
+            yield Label(f"Record into [b]{self.info.name}[/b]", classes="dialog-title")
+            yield Select[str]([], prompt="Microphone", id="mic", allow_blank=True)
+            yield LevelMeter(id="meter")
+            yield Static(f"Press r to record {self.seconds:g} seconds.", id="record-status")
+            yield Static("", id="extract-result")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button(f"Record {self.seconds:g} seconds", variant="primary", id="record-btn",
+                             classes="compact")
+                yield Button("Stop", id="stop-btn", classes="compact", disabled=True)
+                yield Button("Extract", id="extract-btn", classes="compact", disabled=True)
+                yield Button("Return", id="close-btn", classes="compact")
+
+    def on_mount(self) -> None:
+        self.list_microphones()
+
+    @property
+    def backend(self) -> Any:
+        return self.app.backend  # type: ignore[attr-defined]
+
+    # -- microphones ------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="mics", description="List microphones")
+    def list_microphones(self) -> None:
+        try:
+            self.post_message(MicrophonesListed(self.backend.microphones(), None))
+        except EarshotError as error:
+            self.post_message(MicrophonesListed([], error))
+
+    def on_microphones_listed(self, message: MicrophonesListed) -> None:
+        select = self.query_one("#mic", Select)
+        if message.error is not None:
+            self.status(f"[red]{message.error.message}[/] ({message.error.hint})")
+            return
+        select.set_options([(label, key) for key, label in message.microphones])
+        if message.microphones:
+            select.value = message.microphones[0][0]
+        else:
+            self.status("[red]No microphone found.[/] Connect one, or use Upload instead.")
+
+    # -- recording --------------------------------------------------------------------------
+
+    def status(self, text: str) -> None:
+        self.query_one("#record-status", Static).update(text)
+
+    @on(Button.Pressed, "#record-btn")
+    def action_record(self) -> None:
+        if self.workers and any(w.group == "record" and w.is_running for w in self.workers):
+            return
+        value = self.query_one("#mic", Select).value
+        key = None if value is Select.BLANK else str(value)
+        self.query_one("#record-btn", Button).disabled = True
+        self.query_one("#stop-btn", Button).disabled = False
+        self.query_one("#extract-btn", Button).disabled = True
+        self.query_one("#extract-result", Static).update("")
+        self.record(key)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="record", description="Record")
+    def record(self, key: str | None) -> None:
+        from core.capture import record
+
+        cancel = get_current_worker().cancelled_event
+        try:
+            source = self.backend.open_microphone(key, self.project.audio.sample_rate)
+            source.start()
+            self._source = source
+            try:
+                result = record(
+                    source, self.seconds, countdown=COUNTDOWN, cancel=cancel,
+                    on_countdown=lambda n: self.post_message(RecordingTicked(0.0, self.seconds, n)),
+                    on_progress=lambda p: self.post_message(RecordingTicked(p.elapsed, self.seconds)),
+                )
+            finally:
+                self._source = None
+                source.stop()
+        except EarshotError as error:
+            self.post_message(ActionFailed("Recording failed", error))
+            self.post_message(RecordingFinished(0.0, cancelled=True, silent=True))
+            return
+        silent = result.level.peak_db < -60.0
+        self.post_message(RecordingFinished(result.seconds, result.cancelled, silent, result.audio))
+
+    def read_level(self) -> Any:
+        source = self._source
+        return None if source is None else source.level()
+
+    def on_recording_ticked(self, message: RecordingTicked) -> None:
+        meter = self.query_one(LevelMeter)
+        if message.countdown:
+            self.status(f"Recording starts in {message.countdown}...")
+            return
+        if not meter.active:
+            meter.start(self.read_level)
+        left = max(0.0, message.total - message.seconds)
+        warning = "  [yellow]the microphone seems silent: is it on and not muted?[/]" if meter.silent else ""
+        self.status(f"[b]Recording[/b] {message.seconds:4.1f} s, {left:4.1f} s left{warning}")
+
+    def on_recording_finished(self, message: RecordingFinished) -> None:
+        self.query_one(LevelMeter).stop()
+        self.query_one("#record-btn", Button).disabled = False
+        self.query_one("#stop-btn", Button).disabled = True
+        if message.audio is None or message.seconds <= 0:
+            self.status("Nothing was recorded.")
+            return
+        self.audio = message.audio
+        self.query_one("#extract-btn", Button).disabled = False
+        how = "stopped early" if message.cancelled else "done"
+        silent = "  [yellow]it is nearly silent: check the microphone[/]" if message.silent else ""
+        self.status(f"Recorded {message.seconds:.1f} s ({how}). Press e to Extract.{silent}")
+        self.query_one("#extract-btn", Button).focus()
+
+    @on(Button.Pressed, "#stop-btn")
+    def action_stop(self) -> None:
+        for worker in self.workers:
+            if worker.group == "record":
+                worker.cancel()
+
+    # -- extract ----------------------------------------------------------------------------
+
+    @on(Button.Pressed, "#extract-btn")
+    def action_extract(self) -> None:
+        if self.audio is None:
+            return
+        self.query_one("#extract-btn", Button).disabled = True
+        self.status("Extracting...")
+        self.extract(self.audio)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="extract", description="Extract")
+    def extract(self, audio: Any) -> None:
+        from core.ingest import extract_recording
+
+        try:
+            result = extract_recording(self.project, self.info, audio)
+        except EarshotError as error:
+            self.post_message(ActionFailed("Extract failed", error))
+            return
+        kept = len(result.clips) - result.duplicates
+        self.post_message(SamplesExtracted(self.info.name, kept, dict(result.dropped), result.summary(),
+                                           result.recording))
+
+    def on_samples_extracted(self, message: SamplesExtracted) -> None:
+        self.audio = None
+        self.stored += message.kept
+        total = self.project.sample_count(self.info)
+        need = self.project.min_samples - total
+        more = f"; {need} more needed: record again" if need > 0 else ""
+        self.query_one("#extract-result", Static).update(
+            f"[b]Kept {message.kept}[/b], dropped {sum(message.dropped.values())}: {message.summary}\n"
+            f"{self.info.name} now has {total} samples{more}.")
+        self.status("Press r to record again, or Esc to return.")
+        self.query_one("#close-btn", Button).focus()
+
+    @on(Button.Pressed, "#close-btn")
+    def action_close(self) -> None:
+        self.action_stop()
+        self.dismiss(self.stored)
