@@ -1,4 +1,4 @@
-"""`earshot new`, `earshot info` and `earshot class add|rename|remove`."""
+"""`earshot new`, `earshot info`, `earshot class add|rename|remove` and `earshot demo`."""
 
 from __future__ import annotations
 
@@ -39,11 +39,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     remove.add_argument("name")
     remove.set_defaults(func=cmd_class_remove)
 
+    demo = subparsers.add_parser("demo", help="create a ready demo project (Background Noise + 3 words)",
+                                 description="Build a project from the recordings in sample_data/: "
+                                             "Background Noise and the spoken words yes, no and stop. "
+                                             "If DIR already is the demo project it is kept as it is.")
+    demo.add_argument("--dir", type=Path, default=Path("demo-project"), help="where (default: demo-project)")
+    demo.set_defaults(func=cmd_demo)
+
 
 def cmd_new(args: argparse.Namespace) -> int:
     audio = AudioSpec(sample_rate=args.sample_rate, clip_seconds=args.clip_seconds)
     project = Project.create(args.dir, name=args.name, audio=audio)
-    print(f"created {project.name} in {project.root} ({audio.sample_rate} Hz, {audio.clip_seconds:g} s clips)")
+    print(f"created {project.name} in {project.root} "
+          f"({audio.sample_rate} Hz, {audio.clip_seconds:g} s clips)")
     print(f"next: record the room with: earshot record {project.root} 'Background Noise'")
     return 0
 
@@ -89,4 +97,18 @@ def cmd_class_rename(args: argparse.Namespace) -> int:
 def cmd_class_remove(args: argparse.Namespace) -> int:
     trash = Project.open(args.dir).remove_class(args.name)
     print(f"removed {args.name!r}; its samples are kept in {trash}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from core.demo import create_demo
+
+    result = create_demo(args.dir, on_status=lambda line: print(f"  {line}"))
+    project = result.project
+    if not result.created:
+        print(f"{project.root} is already the demo project; kept it as it is")
+    else:
+        print(f"created the demo project in {project.root}")
+    print(format_summary(project.summary(), project.min_samples))
+    print(f"next: earshot train {project.root}   or open the app: earshot tui {project.root}")
     return 0
