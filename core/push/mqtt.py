@@ -126,7 +126,7 @@ class MqttPublisher:
         self._early: set[int] = set()  # confirmed by paho before publish() returned their id
         self._connected = False
         self._stopping = False
-        self._attempts = 0  # connection outcomes so far (connected or failed)
+        self._outcome: PushStatus | None = None  # the latest connection attempt's result
         self._retry_delay: float | None = None  # mirrors paho's backoff to report "retrying in N s"
         self._counts = dict(received=0, sent=0, dropped=0, lost=0, max_queued=0)
         self._client: Any = None
@@ -183,10 +183,10 @@ class MqttPublisher:
             return self._cond.wait_for(lambda: self._connected, timeout)
 
     def wait_attempt(self, timeout: float) -> PushStatus | None:
-        """Wait for the first connection outcome (connected or failed); return the latest status."""
+        """Wait for the first connection outcome; return the latest (connected, refused or unreachable)."""
         with self._cond:
-            self._cond.wait_for(lambda: self._attempts > 0, timeout)
-            return self.status
+            self._cond.wait_for(lambda: self._outcome is not None, timeout)
+            return self._outcome
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait until every queued message has been handed over and confirmed (or timeout)."""
@@ -297,8 +297,7 @@ class MqttPublisher:
 
     def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
         if reason.is_failure:
-            self._set_attempted()
-            self._emit(PushStatus("refused", refusal_message(reason)))
+            self._emit_outcome(PushStatus("refused", refusal_message(reason)))
             return
         self._retry_delay = None
         with self._cond:
@@ -306,17 +305,15 @@ class MqttPublisher:
                 self._counts["lost"] += len(self._in_flight)
                 self._in_flight.clear()
             self._connected = True
-            self._attempts += 1
             self._policy.forget()
-            self._cond.notify_all()
         settings = self.settings
-        self._emit(PushStatus("connected", f"connected to {settings.address}, topic {settings.topic}"))
+        message = f"connected to {settings.address}, topic {settings.topic}"
+        self._emit_outcome(PushStatus("connected", message))
 
     def _on_connect_fail(self, client: Any, userdata: Any) -> None:
-        first = self._attempts == 0
-        self._set_attempted()
+        first = self._outcome is None
         hint = " (check the CA file and that the broker speaks TLS there)" if self.settings.tls else ""
-        self._emit(PushStatus("unreachable", f"cannot reach {self.settings.address}{hint}"))
+        self._emit_outcome(PushStatus("unreachable", f"cannot reach {self.settings.address}{hint}"))
         self._announce_retry(first_connection=first)
 
     def _on_disconnect(self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
@@ -345,10 +342,11 @@ class MqttPublisher:
 
     # -- helpers -----------------------------------------------------------------------------
 
-    def _set_attempted(self) -> None:
+    def _emit_outcome(self, status: PushStatus) -> None:
         with self._cond:
-            self._attempts += 1
+            self._outcome = status
             self._cond.notify_all()
+        self._emit(status)
 
     def _announce_retry(self, *, first_connection: bool = False) -> None:
         """paho waits min_retry, then doubles up to max_retry, until a connection succeeds.

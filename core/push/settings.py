@@ -80,7 +80,7 @@ class PushSettings:
         if parts.username is not None:
             values["username"] = unquote(parts.username)
             values["password"] = unquote(parts.password or "")
-        topic = unquote(parts.path.lstrip("/"))
+        topic = unquote(parts.path.lstrip("/")) + ("#" if "#" in url else "")  # wildcards are refused
         if topic:
             values["topic"] = topic
         return cls(**{**options, **values})
@@ -89,7 +89,16 @@ class PushSettings:
     def from_dict(cls, data: dict[str, Any]) -> PushSettings:
         """Settings saved by `to_dict`; unknown keys are ignored, bad values raise PushError."""
         known = {f for f in cls.__dataclass_fields__}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        values = {k: v for k, v in data.items() if k in known}
+        try:
+            for name, kind in (("port", int), ("qos", int), ("queue_size", int), ("min_interval", float)):
+                if name in values:
+                    values[name] = kind(values[name])
+            return cls(**values)
+        except (TypeError, ValueError) as error:
+            raise PushError(
+                f"the saved push settings are damaged ({error})", "set them again with --push URL"
+            ) from None
 
     def to_dict(self) -> dict[str, Any]:
         """Everything, password included: for the project file only, never for display."""
