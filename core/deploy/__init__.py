@@ -1,0 +1,1 @@
+"""Getting a trained model onto a board: the serial raw REPL, the file sync, the board's main.py."""
