@@ -17,6 +17,7 @@ import numpy as np
 
 from core.errors import ModelError
 from core.features import fit_clip, log_mel_batch
+from core.model import quiet_output
 from core.spec import AudioSpec, FeatureSpec
 
 MODEL_FILES = ("model.tflite", "model_int8.tflite")
@@ -64,10 +65,12 @@ class Classifier:
         self.audio = AudioSpec.from_dict(metadata["audio"])
         self.features = FeatureSpec.from_dict(metadata["features"])
         try:
-            self._interpreter = Interpreter(model_content=model, num_threads=1)
-            self._interpreter.allocate_tensors()
+            with quiet_output():
+                self._interpreter = Interpreter(model_content=model, num_threads=1)
+                self._interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             raise ModelError(f"{source}: the TFLite model cannot be loaded ({exc})", "train again") from exc
+        self._first_run = True
         self._input = self._interpreter.get_input_details()[0]
         self._output = self._interpreter.get_output_details()[0]
         expected = tuple(self.features.input_shape)
@@ -93,7 +96,12 @@ class Classifier:
             info = np.iinfo(self._input["dtype"])
             x = np.clip(np.round(x / scale + zero), info.min, info.max)
         self._interpreter.set_tensor(self._input["index"], x.astype(self._input["dtype"]))
-        self._interpreter.invoke()
+        if self._first_run:
+            with quiet_output():  # the first run prints a delegate banner on stderr
+                self._interpreter.invoke()
+            self._first_run = False
+        else:
+            self._interpreter.invoke()
         out = self._interpreter.get_tensor(self._output["index"])[0]
         scale, zero = self._output.get("quantization", (0.0, 0))
         if self._output["dtype"] != np.float32:

@@ -12,6 +12,7 @@ import contextlib
 import io
 import os
 import sys
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,6 +25,7 @@ def configure_tensorflow(threads: int | None = None) -> Any:
     """Import TensorFlow quietly with a thread count that suits a small shared machine."""
     global _THREADS_SET
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # quieter, and bitwise repeatable results
     import tensorflow as tf
 
     if not _THREADS_SET:
@@ -83,13 +85,19 @@ def tflite_bytes(model: Any, *, representative: np.ndarray | None = None) -> byt
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         converter.inference_input_type = tf.int8
         converter.inference_output_type = tf.int8
-    with _quiet():
+    with quiet_output():
         return bytes(converter.convert())
 
 
 @contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    """Silence the converter's prints and C++ logs (stdout and stderr at the descriptor level)."""
+def quiet_output() -> Iterator[None]:
+    """Silence prints and native logs (stdout and stderr descriptors) while converting or loading.
+
+    Only in the main thread (the CLI): a UI running this in a worker thread keeps its terminal.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
     sys.stdout.flush()
     sys.stderr.flush()
     saved = [os.dup(1), os.dup(2)]
