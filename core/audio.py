@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -55,12 +56,35 @@ def _decode_with_ffmpeg(data: bytes, name: str) -> tuple[np.ndarray, int]:
     return decoded, int(sr)
 
 
+def wav_truncation(data: bytes) -> tuple[int, int] | None:
+    """(bytes present, bytes declared) of a RIFF/WAVE data chunk cut short, else None."""
+    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        return None
+    offset = 12
+    while offset + 8 <= len(data):
+        chunk, size = data[offset : offset + 4], int.from_bytes(data[offset + 4 : offset + 8], "little")
+        if chunk == b"data":
+            present = len(data) - offset - 8
+            streaming = size in (0, 0xFFFFFFFF)  # written by a recorder that never came back to fix it
+            return (present, size) if present < size and not streaming else None
+        offset += 8 + size + (size & 1)
+    return None
+
+
+def _reason(exc: Exception) -> str:
+    return re.sub(r"Error opening <[^>]*>: ", "", str(exc)).strip() or type(exc).__name__
+
+
 def decode(data: bytes, name: str, sample_rate: int, *, max_seconds: float = MAX_SECONDS) -> np.ndarray:
     """Decode audio bytes to mono `float32 [n]` at `sample_rate`; `name` appears in errors."""
     import soundfile
 
     if not data:
         raise AudioError(f"{name}: the file is empty", "record or choose another file")
+    cut = wav_truncation(data)
+    if cut is not None:
+        raise AudioError(f"{name}: the file is truncated ({cut[0]} of {cut[1]} bytes of audio)",
+                         "copy or export it again")
     try:
         info = soundfile.info(io.BytesIO(data))
         if info.frames <= 0:
@@ -77,7 +101,7 @@ def decode(data: bytes, name: str, sample_rate: int, *, max_seconds: float = MAX
         if Path(name).suffix.lower() in {".mp3", ".m4a", ".aac", ".wma"}:
             raw, sr = _decode_with_ffmpeg(data, name)
         else:
-            raise AudioError(f"{name}: not an audio file earshot can read ({exc})",
+            raise AudioError(f"{name}: not an audio file earshot can read, or damaged ({_reason(exc)})",
                              "use WAV, FLAC, OGG or MP3") from exc
     y = to_mono(np.asarray(raw))
     if y.size == 0:

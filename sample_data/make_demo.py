@@ -9,6 +9,7 @@ same espeak-ng version gives the same files.
 
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
 import subprocess
@@ -97,30 +98,34 @@ def save(path: Path, y: np.ndarray) -> None:
     soundfile.write(path, np.clip(y, -1, 1).astype(np.float32), SAMPLE_RATE, subtype="PCM_16", format="FLAC")
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=HERE, help="folder to write (default: sample_data/)")
+    out = parser.parse_args(argv).out
     if shutil.which("espeak-ng") is None:
         print("espeak-ng is missing: apt-get install espeak-ng", file=sys.stderr)
         return 1
+    out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(20240611)
     classes = []
     files = []
     for take in range(RECORDINGS_PER_CLASS):
         name = f"background-noise-{take + 1}.flac"
-        save(HERE / name, room_tone(rng, RECORDING_SECONDS, level_dbfs=-49 + 3 * take))
+        save(out / name, room_tone(rng, RECORDING_SECONDS, level_dbfs=-49 + 3 * take))
         files.append(name)
     classes.append({"name": "Background Noise", "mode": "fixed", "recordings": files})
     for word in WORDS:
         files = []
         for take in range(RECORDINGS_PER_CLASS):
             name = f"{word}-{take + 1}.flac"
-            save(HERE / name, word_recording(rng, word, take))
+            save(out / name, word_recording(rng, word, take))
             files.append(name)
         classes.append({"name": word, "mode": "events", "recordings": files})
     manifest = {"version": 1, "sample_rate": SAMPLE_RATE, "made_by": "sample_data/make_demo.py",
                 "classes": classes}
-    (HERE / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-    total = sum((HERE / f).stat().st_size for c in classes for f in c["recordings"])
-    print(f"wrote {sum(len(c['recordings']) for c in classes)} recordings ({total / 1e6:.1f} MB) to {HERE}")
+    (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+    total = sum((out / f).stat().st_size for c in classes for f in c["recordings"])
+    print(f"wrote {sum(len(c['recordings']) for c in classes)} recordings ({total / 1e6:.1f} MB) to {out}")
     return 0
 
 
