@@ -115,6 +115,7 @@ class Project:
     def __init__(self, root: Path, data: dict[str, Any]) -> None:
         self.root = Path(root)
         self._data = data
+        self._saved = copy.deepcopy(data)
         self._lock_depth = 0
         self._lock_handle: Any = None
 
@@ -236,11 +237,18 @@ class Project:
                 raise
 
     def _save(self) -> None:
+        """Write project.json; if that fails, the in-memory state goes back to what is on disk."""
         with self.lock():
-            atomic.write_json(self.root / PROJECT_FILE, self._data)
+            try:
+                atomic.write_json(self.root / PROJECT_FILE, self._data)
+            except BaseException:
+                self._data = copy.deepcopy(self._saved)
+                raise
+            self._saved = copy.deepcopy(self._data)
 
     def reload(self) -> None:
         self._data = Project.open(self.root)._data
+        self._saved = copy.deepcopy(self._data)
 
     # -- settings ---------------------------------------------------------------------------
 
@@ -365,20 +373,28 @@ class Project:
         return len(self.samples(info))
 
     def add_clips(self, info: ClassInfo, clips: list[np.ndarray], *, prefix: str) -> list[Path]:
-        """Store clips (each `float32 [clip_samples]`) as WAV files; identical clips are stored once."""
+        """Store clips (each `float32 [clip_samples]`) as WAV files, all or none; identical clips are
+        stored once (the returned paths include the ones already there)."""
         expected = self.audio.clip_samples
         for clip in clips:
             if clip.shape != (expected,):
                 raise ProjectError(f"a clip has {clip.shape} samples, expected ({expected},)")
         written: list[Path] = []
+        new: list[Path] = []
         with self.lock():
             folder = self.samples_dir(info)
             folder.mkdir(parents=True, exist_ok=True)
-            for clip in clips:
-                path = folder / clip_file_name(clip, prefix)
-                if not path.exists():
-                    save_wav(path, clip, self.audio.sample_rate)
-                written.append(path)
+            try:
+                for clip in clips:
+                    path = folder / clip_file_name(clip, prefix)
+                    if not path.exists():
+                        save_wav(path, clip, self.audio.sample_rate)
+                        new.append(path)
+                    written.append(path)
+            except BaseException:
+                for path in new:  # all or nothing: a full disk leaves no partial batch behind
+                    path.unlink(missing_ok=True)
+                raise
         return written
 
     def save_recording(self, info: ClassInfo, y: np.ndarray, *, label: str = "recording") -> Path:
