@@ -20,7 +20,15 @@ import numpy as np
 from core import atomic
 from core.audio import decode, is_audio_name, quantize, save_wav
 from core.errors import AudioError, ProjectError, SampleImportError
-from core.project import ClassInfo, Project, clip_file_name, slugify, validate_class_name
+from core.project import (
+    ClassInfo,
+    Project,
+    clip_digest,
+    clip_file_name,
+    name_digest,
+    slugify,
+    validate_class_name,
+)
 from core.samplezip import (
     MANIFEST,
     ZipLimits,
@@ -238,6 +246,7 @@ class _Staged:
     keys: dict[str, str] = field(default_factory=dict)
     clips: dict[str, list[Path]] = field(default_factory=dict)
     recordings: dict[str, list[Path]] = field(default_factory=dict)
+    digests: set[tuple[str, str]] = field(default_factory=set)  # (class name, clip hash)
 
     def folder(self, kind: str, class_name: str) -> Path:
         key = self.keys.setdefault(class_name.casefold(), f"k{len(self.keys)}")
@@ -274,11 +283,13 @@ def _stage_item(item: ImportItem, class_name: str, mode: str, project: Project, 
             report.notes.append(f"{item.label}: {result.summary()}")
     folder = staged.folder("samples", class_name)
     for clip in clips:
-        path = folder / clip_file_name(clip, _stored_prefix(item.label))
-        if path.exists():
+        digest = (class_name, clip_digest(clip))
+        if digest in staged.digests:
             report.duplicates += 1
             continue
+        path = folder / clip_file_name(clip, _stored_prefix(item.label))
         save_wav(path, clip, audio.sample_rate)
+        staged.digests.add(digest)
         staged.clips.setdefault(class_name, []).append(path)
 
 
@@ -292,6 +303,8 @@ def _commit(
         with project.transaction():
             infos: dict[str, ClassInfo] = {}
             for name, existing in targets.items():
+                if name not in staged.clips and name not in staged.recordings:
+                    continue  # nothing readable for it: do not create an empty class
                 if existing is None:
                     existing = project.add_class(name)
                     created.append(project.samples_dir(existing))
@@ -300,8 +313,9 @@ def _commit(
             for name, paths in staged.clips.items():
                 folder = project.samples_dir(infos[name])
                 folder.mkdir(parents=True, exist_ok=True)
+                stored = project.stored_digests(infos[name])
                 for path in paths:
-                    if (folder / path.name).exists():
+                    if name_digest(path) in stored or (folder / path.name).exists():
                         report.duplicates += 1
                         continue
                     os.replace(path, folder / path.name)

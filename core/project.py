@@ -102,11 +102,21 @@ def slugify(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:32]
 
 
+def clip_digest(clip: np.ndarray) -> str:
+    """12 hex digits identifying a clip's samples."""
+    return hashlib.sha1(np.ascontiguousarray(clip, dtype=np.float32).tobytes()).hexdigest()[:12]
+
+
 def clip_file_name(clip: np.ndarray, prefix: str) -> str:
     """A sample's file name: a readable prefix and a hash of its content."""
-    digest = hashlib.sha1(np.ascontiguousarray(clip, dtype=np.float32).tobytes()).hexdigest()[:12]
     safe_prefix = slugify(prefix) or "clip"
-    return f"{safe_prefix}-{digest}.wav"
+    return f"{safe_prefix}-{clip_digest(clip)}.wav"
+
+
+def name_digest(path: Path) -> str:
+    """The content hash in a sample's file name ('' for names earshot did not make)."""
+    tail = Path(path).stem.rsplit("-", 1)[-1]
+    return tail if re.fullmatch(r"[0-9a-f]{12}", tail) else ""
 
 
 class Project:
@@ -372,6 +382,10 @@ class Project:
     def sample_count(self, info: ClassInfo) -> int:
         return len(self.samples(info))
 
+    def stored_digests(self, info: ClassInfo) -> dict[str, Path]:
+        """Content hash -> path of the class's samples, so a clip is never stored twice."""
+        return {d: p for p in self.samples(info) if (d := name_digest(p))}
+
     def add_clips(self, info: ClassInfo, clips: list[np.ndarray], *, prefix: str) -> list[Path]:
         """Store clips (each `float32 [clip_samples]`) as WAV files, all or none; identical clips are
         stored once (the returned paths include the ones already there)."""
@@ -384,12 +398,14 @@ class Project:
         with self.lock():
             folder = self.samples_dir(info)
             folder.mkdir(parents=True, exist_ok=True)
+            stored = self.stored_digests(info)
             try:
                 for clip in clips:
-                    path = folder / clip_file_name(clip, prefix)
+                    path = stored.get(clip_digest(clip)) or folder / clip_file_name(clip, prefix)
                     if not path.exists():
                         save_wav(path, clip, self.audio.sample_rate)
                         new.append(path)
+                        stored[clip_digest(clip)] = path
                     written.append(path)
             except BaseException:
                 for path in new:  # all or nothing: a full disk leaves no partial batch behind

@@ -187,20 +187,6 @@ def test_a_kill_mid_write_never_leaves_a_broken_project_json(tmp_path: Path) -> 
         assert project.classes[0].name == BACKGROUND_NOISE
 
 
-@pytest.fixture
-def tiny_disk(tmp_path: Path):
-    """A 1 MB tmpfs: a real full disk. Skipped only where mounting is not permitted."""
-    mount = tmp_path / "tiny"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
-
-
 def test_a_full_disk_is_a_one_line_error_and_the_project_stays_intact(tiny_disk: Path) -> None:
     project = Project.create(tiny_disk / "p")
     word = project.add_class("go")
