@@ -1,9 +1,129 @@
-"""Subcommands of this area (filled in by its issue)."""
+"""`earshot export` (the model as one zip) and `earshot flash` (that zip onto a MicroPython board)."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from core.errors import DeployError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add this module's subcommands."""
+    export = subparsers.add_parser(
+        "export", help="export the trained model as a zip (Keras, TFLite float32/int8, C array, predict.py)",
+        description="Write one zip with the trained model in every form: model.keras, model.tflite, "
+                    "model_int8.tflite (calibrated on the project's clips), labels.txt, metadata.json, "
+                    "model_int8.h/.cc for TFLite Micro, a standalone predict.py and a README.")
+    export.add_argument("dir", nargs="?", default=".", type=Path, help="project folder (default: .)")
+    export.add_argument("-o", "--output", type=Path, help="zip to write (default: DIR/<project>-model.zip)")
+    export.add_argument("--json", action="store_true", help="print the result as JSON")
+    export.set_defaults(func=run_export)
+
+    flash = subparsers.add_parser(
+        "flash", help="copy an exported model and a main.py to a MicroPython board over serial",
+        description="Copy model_int8.tflite, labels.txt, metadata.json and a generated main.py to a "
+                    "MicroPython board through its raw REPL. Every file is checked by SHA-256 after "
+                    "writing; files the board already has are skipped.")
+    flash.add_argument("model", type=Path, help="model zip from 'earshot export' (or a project folder: "
+                                                "exported first)")
+    flash.add_argument("--port", required=True, help="serial port, e.g. /dev/ttyACM0 ('earshot devices')")
+    flash.add_argument("--baud", type=int, default=115200, help="baud rate (default 115200)")
+    flash.add_argument("--dir", default="/", dest="remote_dir",
+                       help="folder on the board (default /; the board runs /main.py at boot)")
+    flash.add_argument("--mqtt", metavar="URL",
+                       help="broker main.py subscribes to, e.g. mqtt://siot:dfrobot@192.168.1.2:1883/proj/dev")
+    flash.add_argument("--wifi-ssid", default="", help="Wi-Fi network the board joins")
+    flash.add_argument("--wifi-password", default="", help="its password")
+    flash.add_argument("--timeout", type=float, default=5.0,
+                       help="seconds to wait for each answer (default 5)")
+    flash.add_argument("--json", action="store_true", help="print the result as JSON")
+    flash.set_defaults(func=run_flash)
+
+
+def _status(message: str) -> None:
+    print(f"earshot: {message}", file=sys.stderr, flush=True)
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from core.export import export_project
+
+    result = export_project(args.dir, args.output, on_status=None if args.json else _status)
+    if args.json:
+        print(json.dumps(result.to_dict()))
+        return 0
+    accuracy = result.accuracy
+    print(f"exported {result.path}")
+    print(f"  labels: {', '.join(result.labels)}")
+    print(f"  test split ({result.test_clips} clips): keras {accuracy['keras']:.1%}, "
+          f"float32 {accuracy['float32']:.1%}, int8 {accuracy['int8']:.1%}")
+    print(f"  model.tflite {result.sizes['model.tflite'] / 1024:.1f} KiB, "
+          f"model_int8.tflite {result.sizes['model_int8.tflite'] / 1024:.1f} KiB")
+    return 0
+
+
+class _ProgressBar:
+    """One line on stderr redrawn in place: file, step, bytes written out of the total."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled and sys.stderr.isatty()
+        self.plain = enabled and not self.enabled
+        self.last_line = ""
+
+    def __call__(self, progress: Any) -> None:
+        if progress.step == "writing" and self.enabled:
+            total = max(progress.total_bytes, 1)
+            filled = int(30 * progress.done_bytes / total)
+            line = (f"\r[{'#' * filled}{'.' * (30 - filled)}] {progress.done_bytes * 100 // total:3d}% "
+                    f"{progress.name}")
+            print(line.ljust(len(self.last_line)), end="", file=sys.stderr, flush=True)
+            self.last_line = line
+        elif progress.step in ("skipped", "done"):
+            self.finish_line()
+            if self.enabled or self.plain:
+                word = "up to date" if progress.step == "skipped" else "written and verified"
+                print(f"  {progress.name}: {word}", file=sys.stderr, flush=True)
+
+    def finish_line(self) -> None:
+        if self.last_line:
+            print("\r" + " " * len(self.last_line) + "\r", end="", file=sys.stderr, flush=True)
+            self.last_line = ""
+
+
+def run_flash(args: argparse.Namespace) -> int:
+    from core.deploy.flash import BoardConfig, deployable_files, flash_files
+
+    model = Path(args.model)
+    if model.is_dir():
+        from core.export import export_project
+
+        _status(f"exporting {model} first")
+        model = export_project(model, on_status=None if args.json else _status).path
+    others = {"dir": args.remote_dir, "wifi_ssid": args.wifi_ssid, "wifi_password": args.wifi_password}
+    config = BoardConfig.from_mqtt_url(args.mqtt, **others) if args.mqtt else BoardConfig(**others)
+    files = deployable_files(model, config)
+    bar = _ProgressBar(not args.json)
+    cancel = threading.Event()
+    try:
+        result = flash_files(files, args.port, baud=args.baud, remote_dir=args.remote_dir,
+                             timeout=args.timeout, on_progress=bar, cancel=cancel)
+    except KeyboardInterrupt:
+        bar.finish_line()
+        raise DeployError("flash interrupted", "run flash again: finished files are skipped, the board "
+                          "keeps its previous copy of the others") from None
+    finally:
+        bar.finish_line()
+    if args.json:
+        print(json.dumps(result.to_dict()))
+        return 0
+    rate = f", {result.bytes_per_second / 1024:.1f} KiB/s" if result.bytes_written else ""
+    print(f"flashed {model.name} to {args.port}:{args.remote_dir} - {len(result.written)} written, "
+          f"{len(result.skipped)} up to date ({result.bytes_written} bytes in {result.seconds:.1f} s{rate})")
+    if not config.broker:
+        print("  main.py has no broker: flash with --mqtt mqtt://siot:dfrobot@HOST:1883/TOPIC "
+              "--wifi-ssid NAME --wifi-password PASS to react to 'earshot listen --push'")
+    return 0
