@@ -18,6 +18,7 @@ from core.errors import EarshotError
 from core.project import Project
 from tui import recent
 from tui.messages import ActionFailed, ProjectChanged, ProjectOpened
+from tui.screens.base import ProjectTab
 from tui.screens.data import DataPane
 from tui.screens.deploy import DeployPane
 from tui.screens.help import HelpScreen
@@ -61,6 +62,8 @@ class EarshotApp(App[None]):
     def on_mount(self) -> None:
         if self._initial is not None:
             self.open_project(self._initial)
+        else:
+            self.query_one(ProjectPane).focus_default()
 
     # -- projects ---------------------------------------------------------------------------
 
@@ -78,13 +81,18 @@ class EarshotApp(App[None]):
         self.query_one(TabbedContent).active = "data"
         return True
 
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        pane = event.pane
+        if isinstance(pane, ProjectTab):
+            self.call_after_refresh(pane.focus_default)
+
     def on_project_opened(self, message: ProjectOpened) -> None:
-        for pane in self.query("ProjectPane, DataPane, TrainPane, ValidatePane, DeployPane"):
-            pane.show_project(self.project)  # type: ignore[attr-defined]
+        for pane in self.query(ProjectTab):
+            pane.show_project(self.project)
 
     def on_project_changed(self, message: ProjectChanged) -> None:
-        for pane in self.query("ProjectPane, DataPane, TrainPane, ValidatePane, DeployPane"):
-            pane.project_changed()  # type: ignore[attr-defined]
+        for pane in self.query(ProjectTab):
+            pane.project_changed()
 
     # -- errors -----------------------------------------------------------------------------
 

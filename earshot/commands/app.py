@@ -27,6 +27,9 @@ def choose_project(folder: Path | None, cwd: Path) -> Path | None:
 
 def run_tui(args: argparse.Namespace) -> int:
     from tui.app import EarshotApp
+    from tui.native_output import native_output_to_log
 
-    EarshotApp(choose_project(args.dir, Path.cwd())).run()
+    app = EarshotApp(choose_project(args.dir, Path.cwd()))
+    with native_output_to_log():
+        app.run()
     return 0

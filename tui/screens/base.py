@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from textual.binding import Binding
 from textual.widgets import TabPane
 from textual.worker import Worker
 
@@ -25,8 +26,10 @@ class ReportsWorkerFailures:
 class ProjectTab(ReportsWorkerFailures, TabPane):
     """A tab that shows the open project; `show_project` runs when a project is opened."""
 
+    BINDINGS = [Binding("escape", "focus_default", "Leave the field", show=False)]
     TITLE = ""
     TAB_ID = ""
+    DEFAULT_FOCUS = ""  # selector of the widget that gets focus when the tab is shown
 
     def __init__(self) -> None:
         super().__init__(self.TITLE, id=self.TAB_ID)
@@ -38,6 +41,13 @@ class ProjectTab(ReportsWorkerFailures, TabPane):
     @property
     def project(self) -> Project | None:
         return self.earshot.project
+
+    def focus_default(self) -> None:
+        if self.DEFAULT_FOCUS:
+            self.query_one(self.DEFAULT_FOCUS).focus()
+
+    def action_focus_default(self) -> None:
+        self.focus_default()
 
     def show_project(self, project: Project | None) -> None:
         """Show a newly opened project."""

@@ -10,6 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Static
+from textual.worker import get_current_worker
 
 from core.errors import AudioError, EarshotError
 from core.project import ClassInfo, Project
@@ -25,9 +26,11 @@ TIPS = ("Tips: make each class's samples distinct and clear, keep the classes ab
 class DataPane(ProjectTab):
     TITLE = "Data"
     TAB_ID = "data"
+    DEFAULT_FOCUS = "#classes"
     BINDINGS = [
         Binding("r", "record", "Record 20 seconds"),
         Binding("u", "upload", "Upload"),
+        Binding("U", "upload_classes", "Upload classes", key_display="shift+u"),
         Binding("d", "download", "Download Sample"),
         Binding("a", "add_class", "Add a Class"),
         Binding("n", "rename_class", "Rename"),
@@ -221,27 +224,36 @@ class DataPane(ProjectTab):
     @on(Button.Pressed, "#upload")
     def action_upload(self) -> None:
         project, info = self.need_project(), self.selected_class()
-        if project is None or info is None:
-            return
+        if project is not None and info is not None:
+            self.ask_upload(project, info)
 
+    def action_upload_classes(self) -> None:
+        project = self.need_project()
+        if project is not None:
+            self.ask_upload(project, None)
+
+    def ask_upload(self, project: Project, info: ClassInfo | None) -> None:
         def chosen(path: Path | None) -> None:
             if path is not None:
-                self.notify(f"Importing {path.name} into {info.name}...", title="Upload")
+                self.notify(f"Importing {path.name}...", title="Upload")
                 self.upload(project, info, path)
 
-        self.app.push_screen(PathDialog(f"Upload into {info.name}: a zip, a folder or an audio file",
-                                        Path.cwd()), chosen)
+        title = (f"Upload into {info.name}: a zip, a folder or audio files" if info else
+                 "Upload classes: a zip or folder with one folder per class")
+        self.app.push_screen(PathDialog(title, Path.cwd()), chosen)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="upload", description="Upload")
-    def upload(self, project: Project, info: ClassInfo, path: Path) -> None:
-        from core import samplezip
+    def upload(self, project: Project, info: ClassInfo | None, path: Path) -> None:
+        from core.ingest import import_samples
 
+        cancel = get_current_worker().cancelled_event
         try:
-            result = samplezip.import_path(project, info, path)
+            report = import_samples(project, [path], class_name=info.name if info else None, cancel=cancel)
         except EarshotError as error:
             self.post_message(ActionFailed("Upload failed", error))
             return
-        self.post_message(SamplesImported(info.name, result.added, result.summary()))
+        target = info.name if info else "the project"
+        self.post_message(SamplesImported(target, report.total, report.summary()))
 
     def on_samples_imported(self, message: SamplesImported) -> None:
         self.notify(message.summary, title=f"Upload into {message.class_name}")

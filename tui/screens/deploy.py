@@ -32,6 +32,7 @@ STATS_SECONDS = 0.5
 class DeployPane(ProjectTab):
     TITLE = "Deploy"
     TAB_ID = "deploy"
+    DEFAULT_FOCUS = "#export-btn"
     BINDINGS = [
         Binding("e", "export", "Export Model"),
         Binding("f", "flash", "Flash to board"),
@@ -52,7 +53,7 @@ class DeployPane(ProjectTab):
                 yield Select[str]([], prompt="Serial port", id="deploy-port")
                 yield Button("Refresh", id="ports-btn", classes="compact")
                 yield Button("Flash", id="flash-btn", classes="compact")
-            yield ProgressBar(id="flash-progress", show_eta=False)
+            yield ProgressBar(total=100, id="flash-progress", show_eta=False)
             yield Static("", id="flash-result")
             yield Label("Real-time Result Push (MQTT, e.g. SIoT)", classes="section")
             with Horizontal(classes="form-row", id="push-form"):

@@ -20,6 +20,7 @@ from tui.screens.base import ProjectTab
 class ProjectPane(ProjectTab):
     TITLE = "Project"
     TAB_ID = "project"
+    DEFAULT_FOCUS = "#recent"
     BINDINGS = [
         Binding("n", "focus('#new-name')", "New project"),
         Binding("o", "focus('#open-path')", "Open"),
@@ -103,10 +104,8 @@ class ProjectPane(ProjectTab):
     @on(Button.Pressed, "#demo")
     def action_open_demo(self) -> None:
         path = Path.cwd() / "earshot-demo"
-        if (path / "project.json").exists():
-            self.earshot.open_project(path)
-            return
-        self.notify(f"Building the demo project in {path}...", title="Demo")
+        if not (path / "project.json").exists():
+            self.notify(f"Building the demo project in {path}...", title="Demo")
         self.build_demo(path)
 
     def on_demo_built(self, message: DemoBuilt) -> None:
@@ -117,8 +116,8 @@ class ProjectPane(ProjectTab):
         from core import demo
 
         try:
-            demo.create_demo(path)
+            result = demo.create_demo(path)
         except EarshotError as error:
             self.post_message(ActionFailed("Cannot build the demo", error))
             return
-        self.post_message(DemoBuilt(path))
+        self.post_message(DemoBuilt(result.project.root))

@@ -41,6 +41,7 @@ def parse_settings(epochs: str, batch: str, rate: str, base: TrainSpec) -> Train
 class TrainPane(ProjectTab):
     TITLE = "Train"
     TAB_ID = "train"
+    DEFAULT_FOCUS = "#train-btn"
     BINDINGS = [
         Binding("t", "train", "Train Model"),
         Binding("c", "cancel", "Cancel training"),
@@ -69,7 +70,7 @@ class TrainPane(ProjectTab):
                 yield Button("Train Model", variant="primary", id="train-btn", classes="compact")
                 yield Button("Cancel", id="cancel-btn", classes="compact", disabled=True)
                 yield Static("", id="train-status")
-            yield ProgressBar(id="train-progress", show_eta=False)
+            yield ProgressBar(total=1, id="train-progress", show_eta=False)
             with Horizontal(id="charts"):
                 yield MetricChart("Accuracy per epoch", unit_range=True, id="accuracy-chart")
                 yield MetricChart("Loss per epoch", unit_range=False, id="loss-chart")
@@ -116,7 +117,9 @@ class TrainPane(ProjectTab):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="warm-up", description="Load TensorFlow")
     def import_tensorflow(self) -> None:
-        import tensorflow  # noqa: F401 - importing is the point: the first training starts sooner
+        from core.model import configure_tensorflow
+
+        configure_tensorflow()  # importing is the point: the first training then starts sooner
 
     # -- training ---------------------------------------------------------------------------
 
@@ -124,7 +127,7 @@ class TrainPane(ProjectTab):
         settings = self.query_one("#settings", Collapsible)
         settings.collapsed = not settings.collapsed
         if not settings.collapsed:
-            self.query_one("#epochs", Input).focus()
+            self.call_after_refresh(self.query_one("#epochs", Input).focus)
 
     def action_learn_more(self) -> None:
         self.query_one("#charts").scroll_visible()
@@ -155,6 +158,7 @@ class TrainPane(ProjectTab):
         self.query_one("#train-btn", Button).disabled = True
         self.query_one("#cancel-btn", Button).disabled = False
         self.query_one("#train-status", Static).update("Starting...")
+        self.query_one("#cancel-btn", Button).focus()
         self.run_training(project, spec)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="train", description="Train Model")
@@ -200,6 +204,7 @@ class TrainPane(ProjectTab):
 
     def on_training_finished(self, message: TrainingFinished) -> None:
         self.query_one("#train-btn", Button).disabled = False
+        self.query_one("#train-btn", Button).focus()
         self.query_one("#cancel-btn", Button).disabled = True
         status = self.query_one("#train-status", Static)
         if message.cancelled or message.result is None:

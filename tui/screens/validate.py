@@ -46,6 +46,7 @@ def parse_stream_settings(threshold: str, smoothing: str) -> Any:
 class ValidatePane(ProjectTab):
     TITLE = "Validate"
     TAB_ID = "validate"
+    DEFAULT_FOCUS = "#listen-btn"
     BINDINGS = [
         Binding("l", "listen", "Listen"),
         Binding("s", "stop", "Stop"),

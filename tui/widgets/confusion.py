@@ -30,5 +30,9 @@ def confusion_table(labels: Sequence[str], matrix: Sequence[Sequence[int]]) -> T
 
 
 class ConfusionMatrix(Static):
+    labels: list[str] = []
+    matrix: list[list[int]] = []
+
     def show(self, labels: Sequence[str], matrix: Sequence[Sequence[int]]) -> None:
+        self.labels, self.matrix = list(labels), [list(row) for row in matrix]
         self.update(confusion_table(labels, matrix) if labels else "")
