@@ -104,18 +104,21 @@ class DeployPane(ProjectTab):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="export", description="Export Model")
     def export(self, project: Project) -> None:
-        import zipfile
+        from core.export import export_project
 
-        from core.export import export_model
-
+        cancel = get_current_worker().cancelled_event
         try:
-            path = Path(export_model(project).path)
-            with zipfile.ZipFile(path) as archive:
-                contents = [f"{i.filename} ({i.file_size:,} bytes)" for i in archive.infolist()]
+            result = export_project(project.root, cancel=cancel,
+                                    on_status=lambda text: self.post_message(FlashProgressed(text, -1.0)))
         except EarshotError as error:
             self.post_message(ActionFailed("Export Model failed", error))
             return
-        self.post_message(ModelExported(path, contents))
+        contents = [f"{name} ({size:,} bytes)" for name, size in result.sizes.items()]
+        accuracy = ", ".join(f"{kind} {value:.0%}" for kind, value in result.accuracy.items()
+                             if isinstance(value, float))
+        if accuracy:
+            contents.append(f"test accuracy: {accuracy} ({result.test_clips} clips)")
+        self.post_message(ModelExported(Path(result.path), contents))
 
     def on_model_exported(self, message: ModelExported) -> None:
         self.query_one("#export-result", Static).update(
@@ -161,25 +164,48 @@ class DeployPane(ProjectTab):
             self.notify("Choose a serial port first (g refreshes the list).", title="Flash to board",
                         severity="warning")
             return
+        from core.deploy.flash import BoardConfig
+
+        try:
+            push = self.push_settings(project)
+        except EarshotError as error:
+            self.fail("Flash to board", error)
+            return
+        config = BoardConfig(broker=push.host, port=push.port, user=push.username, password=push.password,
+                             topic=push.topic)
         self.query_one("#flash-btn", Button).disabled = True
         self.query_one("#flash-progress", ProgressBar).update(total=100, progress=0)
-        self.flash(project, str(value))
+        self.flash(project, str(value), config)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="flash", description="Flash to board")
-    def flash(self, project: Project, port: str) -> None:
-        from core.deploy.serial import flash_project
+    def flash(self, project: Project, port: str, config: Any) -> None:
+        from core.deploy.flash import deployable_files, flash_files
+        from core.export import export_project
 
         cancel = get_current_worker().cancelled_event
+
+        def progress(step: Any) -> None:
+            fraction = step.done_bytes / step.total_bytes if step.total_bytes else 0.0
+            self.post_message(FlashProgressed(f"{step.step} {step.name}", fraction))
+
         try:
-            result = flash_project(project, port, cancel=cancel,
-                                   on_progress=lambda text, fraction: self.post_message(
-                                       FlashProgressed(text, fraction)))
+            self.post_message(FlashProgressed("exporting the model...", 0.0))
+            exported = export_project(project.root, cancel=cancel)
+            files = deployable_files(Path(exported.path), config)
+            result = flash_files(files, port, on_progress=progress, cancel=cancel)
         except EarshotError as error:
             self.post_message(FlashFailed(error))
             return
-        self.post_message(FlashFinished(port, str(getattr(result, "summary", lambda: result)())))
+        summary = (f"wrote {', '.join(result.written) or 'nothing'} ({result.bytes_written:,} bytes in "
+                   f"{result.seconds:.1f} s)")
+        if result.skipped:
+            summary += f"; unchanged: {', '.join(result.skipped)}"
+        self.post_message(FlashFinished(port, summary))
 
     def on_flash_progressed(self, message: FlashProgressed) -> None:
+        if message.fraction < 0:  # a status line of the export
+            self.query_one("#export-result", Static).update(message.text)
+            return
         self.query_one("#flash-progress", ProgressBar).update(total=100, progress=100 * message.fraction)
         self.query_one("#flash-result", Static).update(message.text)
 
