@@ -36,6 +36,7 @@ MIN_EVENT_SECONDS = 0.06  # shorter blips (clicks) are not events
 QUIET_EVENT_DB = 25.0  # events this far below the loudest one are background sounds, not takes
 CONTINUOUS_FRACTION = 0.6  # events covering more than this share of the recording: continuous sound
 CONTINUOUS_MEDIAN = 0.33  # ... or a median level this far up from the floor towards the loud level
+STEADY_DBFS = -45.0  # ... or a steady sound (no events) at least this loud: a machine, a tone
 SILENT_DBFS = -70.0  # a window whose RMS is below this is silence
 CLIP_LEVEL = 0.999  # |sample| at or above this counts as clipped ...
 CLIPPED_FRACTION = 0.001  # ... and a window with more than this share of them is dropped
@@ -131,8 +132,8 @@ def find_events(y: np.ndarray, sample_rate: int) -> Events:
     The floor is a low percentile of 20 ms frame levels (dBFS); an event starts above floor + 12 dB
     and lasts while the level stays above floor + 6 dB; events closer than 0.25 s are merged, blips
     under 60 ms and events 25 dB below the loudest are ignored. The recording is `continuous` when
-    events cover most of it or its median level sits well up from the floor: speech between pauses
-    has a median near the floor, music and machines do not.
+    events cover most of it, when its median level sits well up from the floor (speech between
+    pauses has a median near the floor, music does not), or when it is a steady sound above -45 dBFS.
     """
     frame = max(1, int(round(FRAME_SECONDS * sample_rate)))
     levels = frame_levels(y, frame)
@@ -164,8 +165,11 @@ def find_events(y: np.ndarray, sample_rate: int) -> Events:
     loudest = max(peaks, default=-120.0)
     kept = [span for span, peak in zip(merged, peaks, strict=True) if peak >= loudest - QUIET_EVENT_DB]
     covered = sum(e - s for s, e in kept) / levels.size
-    steady = loud > MIN_START_DBFS and (median - floor) > CONTINUOUS_MEDIAN * max(loud - floor, 1e-9)
-    continuous = covered > CONTINUOUS_FRACTION or steady
+    spread = loud - floor  # stationary noise has almost none: its median says nothing then
+    dense = spread >= STAY_MARGIN_DB and median - floor > CONTINUOUS_MEDIAN * spread
+    steady = loud > MIN_START_DBFS and dense
+    constant = not kept and loud >= STEADY_DBFS
+    continuous = covered > CONTINUOUS_FRACTION or steady or constant
     events = [(s * frame, min(e * frame, y.size)) for s, e in kept]
     return Events(events, floor, len(merged) - len(kept), continuous)
 

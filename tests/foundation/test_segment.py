@@ -70,6 +70,13 @@ def test_continuous_sound_falls_back_to_fixed_windows(rng: np.random.Generator) 
     assert len(result.clips) == 20 and "continuous" in result.summary()
 
 
+def test_a_steady_tone_is_continuous_but_quiet_room_tone_is_not_a_take(rng: np.random.Generator) -> None:
+    assert extract(tone(5.0, amplitude=0.3), AUDIO, mode="events").mode == "fixed"
+    room = (rng.standard_normal(10 * SR) * 0.002).astype(np.float32)  # -54 dBFS
+    result = extract(room, AUDIO, mode="events")
+    assert result.clips == [] and result.dropped == {DROP_NO_EVENTS: 1}
+
+
 def test_fixed_mode_cuts_contiguous_windows() -> None:
     y = tone(20.0, amplitude=0.2)
     result = extract(y, AUDIO, mode="fixed")
