@@ -70,7 +70,7 @@ class PushStats:
     def summary(self) -> str:
         return (
             f"{self.sent} sent, {self.dropped} dropped (broker too slow), "
-            f"{self.lost} lost while disconnected, {self.skipped} unchanged/skipped"
+            f"{self.lost} lost (not connected), {self.skipped} skipped (unchanged or too soon)"
         )
 
 

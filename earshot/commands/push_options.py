@@ -80,7 +80,8 @@ def start_push(args: argparse.Namespace, project_name: str, report: Report, *, p
         _save(project, settings, report)
     when = "on every decision" if not settings.on_change else "when the label changes"
     limit = f", at most one message per {settings.min_interval:g} s" if settings.min_interval else ""
-    report(f"publishing the {settings.payload} to {settings.display_url} (QoS {settings.qos}) {when}{limit}")
+    what = "labels" if settings.payload == "label" else "JSON results"
+    report(f"publishing {what} to {settings.display_url} (QoS {settings.qos}) {when}{limit}")
     publisher = MqttPublisher(settings, on_status=StatusReporter(report)).start()
     publisher.wait_attempt(FIRST_CONNECT_SECONDS)
     return publisher

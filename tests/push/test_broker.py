@@ -208,3 +208,35 @@ def test_broker_killed_and_restarted_mid_stream(
     assert len(missing) - stats.lost in (0, 1)
     assert unique[-1] == sent[-1]
     assert [s for s in events.states() if s in ("lost", "connected")][-2:] == ["lost", "connected"]
+
+
+def test_tls_with_the_brokers_ca_file(broker: Broker, subscribe: Callable[[str], Subscriber]) -> None:
+    subscriber = subscribe("siot/tls")
+    settings = PushSettings.from_url(broker.url("siot/tls", tls=True), ca_file=str(broker.ca_file))
+    assert settings.tls and settings.port == broker.tls_port
+    with MqttPublisher(settings) as publisher:
+        assert publisher.wait_connected(5)
+        publisher.publish(decision("secure"))
+        assert publisher.wait_idle(5)
+    assert subscriber.wait_for(1, 5) == ["secure"]
+
+
+def test_tls_with_an_unknown_certificate_is_reported(broker: Broker) -> None:
+    events = Events()
+    settings = PushSettings.from_url(broker.url("siot/tls", tls=True))  # no CA file: the system's CAs
+    publisher = MqttPublisher(settings, on_status=events).start()
+    outcome = publisher.wait_attempt(5)
+    publisher.publish(decision("x"))
+    stats = publisher.stop()
+    assert outcome is not None and outcome.state == "unreachable"
+    assert outcome.message == (f"cannot reach 127.0.0.1:{broker.tls_port} "
+                               "(check the CA file and that the broker speaks TLS there)")
+    assert (stats.sent, stats.lost) == (0, 1)
+
+
+def test_missing_ca_file_is_an_error_before_starting(tmp_path) -> None:
+    from core.errors import PushError
+
+    settings = PushSettings.from_url("mqtts://siot:dfrobot@127.0.0.1/x", ca_file=str(tmp_path / "nope.crt"))
+    with pytest.raises(PushError, match="cannot read the CA file"):
+        MqttPublisher(settings).start()
