@@ -65,7 +65,8 @@ def wav_truncation(data: bytes) -> tuple[int, int] | None:
         chunk, size = data[offset : offset + 4], int.from_bytes(data[offset + 4 : offset + 8], "little")
         if chunk == b"data":
             present = len(data) - offset - 8
-            streaming = size in (0, 0xFFFFFFFF)  # written by a recorder that never came back to fix it
+            # streamed WAVs (espeak-ng, pipes, killed recorders) carry a placeholder size, not a real one
+            streaming = size == 0 or size >= 0x7FFF0000
             return (present, size) if present < size and not streaming else None
         offset += 8 + size + (size & 1)
     return None

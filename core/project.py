@@ -182,7 +182,7 @@ class Project:
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ProjectError(f"{path} is damaged ({exc})", "restore it from a backup") from exc
         if not isinstance(data, dict) or data.get("kind") != KIND:
-            raise ProjectError(f"{path} is not an earshot project file")
+            raise ProjectError(f"{path} is not an earshot project file", "choose an earshot project folder")
         if int(data.get("schema", 0)) > SCHEMA_VERSION:
             raise ProjectError(f"{path} was written by a newer earshot", "upgrade earshot")
         return cls(root, data)
@@ -351,7 +351,8 @@ class Project:
         """Move a class's samples and recordings to `trash/` and drop it; return the trash folder."""
         info = self.get_class(name)
         if info.fixed:
-            raise ProjectError(f"{info.name!r} is fixed and cannot be removed")
+            raise ProjectError(f"{info.name!r} is fixed and cannot be removed",
+                               "every project keeps it; delete its samples instead")
         stamp = time.strftime("%Y%m%d-%H%M%S")
         trash = self.root / "trash" / f"{stamp}-{info.folder}"
         with self.lock():
@@ -392,7 +393,8 @@ class Project:
         expected = self.audio.clip_samples
         for clip in clips:
             if clip.shape != (expected,):
-                raise ProjectError(f"a clip has {clip.shape} samples, expected ({expected},)")
+                raise ProjectError(f"a clip has {clip.shape} samples, expected ({expected},)",
+                                   "cut clips with core.segment.extract")
         written: list[Path] = []
         new: list[Path] = []
         with self.lock():
@@ -435,7 +437,7 @@ class Project:
         """Move one sample to `trash/samples/` and return where it went."""
         path = Path(path)
         if path.parent.parent != self.root / "samples" or not path.is_file():
-            raise ProjectError(f"{path} is not a sample of this project")
+            raise ProjectError(f"{path} is not a sample of this project", "choose a file under samples/")
         target = self.root / "trash" / "samples" / path.parent.name / path.name
         with self.lock():
             target.parent.mkdir(parents=True, exist_ok=True)

@@ -71,11 +71,19 @@ def test_truncated_files_are_a_clear_error(tmp_path: Path, fmt: str, subtype: st
     assert info.value.message.startswith(str(path))
 
 
-def test_streamed_wav_without_a_final_size_is_read(tmp_path: Path) -> None:
+@pytest.mark.parametrize("placeholder", [0xFFFFFFFF, 0x7FFFF000])
+def test_streamed_wav_without_a_final_size_is_read(placeholder: int) -> None:
     data = bytearray(wav_bytes(tone(1.0), SR))
     at = data.index(b"data")
-    data[at + 4 : at + 8] = b"\xff\xff\xff\xff"  # what a recorder killed mid-write leaves behind
+    data[at + 4 : at + 8] = placeholder.to_bytes(4, "little")  # what pipes and espeak-ng --stdout write
     assert decode(bytes(data), "stream.wav", SR).size == SR
+
+
+def test_espeak_output_is_read(tmp_path: Path) -> None:
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed")
+    data = subprocess.run(["espeak-ng", "--stdout", "yes"], check=True, capture_output=True).stdout
+    assert 0.2 * SR < decode(data, "espeak", SR).size < 2 * SR
 
 
 def test_absurdly_long_input_is_refused(tmp_path: Path) -> None:
