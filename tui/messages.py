@@ -70,10 +70,10 @@ class RecordingTicked(Message):
 
     seconds: float
     total: float
-    countdown: int = 0
+    countdown: int = 0  # seconds before recording starts (0: recording)
 
     def can_replace(self, message: Message) -> bool:
-        return isinstance(message, RecordingTicked)
+        return isinstance(message, RecordingTicked) and not (message.countdown or self.countdown)
 
 
 @dataclass
