@@ -138,6 +138,8 @@ class MqttPublisher:
         """Start connecting in the background. Raises PushError only for unusable settings (CA file)."""
         from paho.mqtt.client import CallbackAPIVersion, Client
 
+        if self._client is not None:
+            return self
         settings = self.settings
         if settings.ca_file is not None and not os.access(settings.ca_file, os.R_OK):
             raise PushError(f"cannot read the CA file {settings.ca_file}", "give the broker's CA certificate")
@@ -174,8 +176,9 @@ class MqttPublisher:
                 if accepted is not None:
                     self._enqueue(accepted)
                 self._cond.notify_all()
-        except Exception:  # noqa: BLE001 (a bad decision must not stop the audio loop)
-            pass
+        except Exception:  # noqa: BLE001 (a malformed decision must not stop the audio loop)
+            with self._cond:
+                self._counts["dropped"] += 1
 
     def wait_connected(self, timeout: float) -> bool:
         """Wait until connected; False if not connected within `timeout` seconds."""
@@ -273,10 +276,14 @@ class MqttPublisher:
         settings = self.settings
         while (decision := self._next()) is not None:
             try:
-                info = self._client.publish(
-                    settings.topic, encode_payload(decision, settings.payload), qos=settings.qos
-                )
-            except Exception:  # noqa: BLE001 (the connection went away between check and send)
+                payload = encode_payload(decision, settings.payload)
+            except (TypeError, ValueError, AttributeError):  # not a decision: nothing to send
+                with self._cond:
+                    self._counts["dropped"] += 1
+                continue
+            try:
+                info = self._client.publish(settings.topic, payload, qos=settings.qos)
+            except (OSError, ValueError, RuntimeError):  # the client went away between check and send
                 with self._cond:
                     self._counts["lost"] += 1
                 continue

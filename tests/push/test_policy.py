@@ -78,3 +78,14 @@ def test_json_payload_accepts_numpy_numbers() -> None:
     decision = Decision(time=np.float64(1.0), label="yes", confidence=np.float32(0.5),  # type: ignore[arg-type]
                         scores={"yes": np.float32(0.5), "no": np.float32("nan")})
     assert json.loads(encode_payload(decision, "json"))["scores"] == {"yes": 0.5, "no": None}
+
+
+def test_publish_never_raises_into_the_caller() -> None:
+    from core.push import MqttPublisher, PushSettings
+
+    publisher = MqttPublisher(PushSettings(on_change=False))  # not started: nothing is connected
+    publisher.publish(d("yes"))
+    publisher.publish(object())  # type: ignore[arg-type]
+    stats = publisher.stats
+    assert (stats.received, stats.lost, stats.dropped, stats.sent) == (2, 1, 1, 0)
+    assert publisher.stop() == stats
