@@ -335,7 +335,8 @@ class MqttPublisher:
         if self._stopping:
             return
         if was_connected:
-            self._emit(PushStatus("lost", f"connection to {self.settings.address} lost ({reason})"))
+            detail = "" if str(reason) in ("Unspecified error", "Success") else f" ({reason})"
+            self._emit(PushStatus("lost", f"connection to {self.settings.address} lost{detail}"))
         self._announce_retry()
 
     def _on_publish(self, client: Any, userdata: Any, mid: int, reason: Any, properties: Any) -> None:
