@@ -241,3 +241,21 @@ def test_missing_ca_file_is_an_error_before_starting(tmp_path) -> None:
     settings = PushSettings.from_url("mqtts://siot:dfrobot@127.0.0.1/x", ca_file=str(tmp_path / "nope.crt"))
     with pytest.raises(PushError, match="cannot read the CA file"):
         MqttPublisher(settings).start()
+
+
+def test_min_interval_holds_a_quick_change_and_sends_it_later(
+    broker: Broker, subscribe: Callable[[str], Subscriber]
+) -> None:
+    subscriber = subscribe("siot/interval")
+    settings = PushSettings.from_url(broker.url("siot/interval"), min_interval=0.6)
+    with MqttPublisher(settings) as publisher:
+        assert publisher.wait_connected(5)
+        publisher.publish(decision("yes"))
+        publisher.publish(decision("no"))  # within 0.6 s: held
+        publisher.publish(decision("up"))  # replaces the held change
+        assert subscriber.wait_for(1, 5) == ["yes"]
+        assert publisher.wait_idle(5)
+    assert subscriber.wait_for(2, 5) == ["yes", "up"]
+    first, second = subscriber.messages
+    assert second.arrived - first.arrived >= 0.5  # sent when the interval ended, not before
+    assert publisher.stats.skipped == 1 and publisher.stats.sent == 2
