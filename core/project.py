@@ -186,6 +186,7 @@ class Project:
         handle.write(f"earshot pid {os.getpid()}")
         handle.flush()
         self._lock_handle, self._lock_depth = handle, 1
+        self._remove_leftovers()
         try:
             yield
         finally:
@@ -209,6 +210,16 @@ class Project:
                 except EarshotError:
                     pass  # the failed write left the previous project.json in place
                 raise
+
+    def _remove_leftovers(self) -> None:
+        """Temp files and import staging folders of a process that was killed mid-write.
+
+        Only called with the lock held, so no other process can be using them."""
+        for leftover in [*self.root.glob(f".{PROJECT_FILE}.*.tmp"), *self.root.glob(".import-*")]:
+            if leftover.is_dir():
+                shutil.rmtree(leftover, ignore_errors=True)
+            else:
+                leftover.unlink(missing_ok=True)
 
     def _save(self) -> None:
         """Write project.json; if that fails, the in-memory state goes back to what is on disk."""

@@ -185,6 +185,9 @@ def test_a_kill_mid_write_never_leaves_a_broken_project_json(tmp_path: Path) -> 
         project = Project.open(tmp_path / "p")  # parses, or this raises
         assert project.settings("big").get("payload", "x" * 200000) == "x" * 200000
         assert project.classes[0].name == BACKGROUND_NOISE
+    (tmp_path / "p" / ".import-1-dead").mkdir()
+    project.add_class("go")  # the next writer clears what killed writers left
+    assert sorted(p.name for p in (tmp_path / "p").iterdir() if p.name.startswith(".")) == [".earshot.lock"]
 
 
 def test_a_full_disk_is_a_one_line_error_and_the_project_stays_intact(tiny_disk: Path) -> None:
