@@ -6,6 +6,7 @@ and catches unexpected worker failures in one place.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,13 @@ from tui.screens.train import TrainPane
 from tui.screens.validate import ValidatePane
 from tui.sources import AudioBackend, default_backend
 
+
+def list_serial_ports() -> list[Any]:
+    from core.deploy.serial import list_serial_ports as listed
+
+    return list(listed())
+
+
 TABS = ("project", "data", "train", "validate", "deploy")
 
 
@@ -36,17 +44,23 @@ class EarshotApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "earshot"
     ENABLE_COMMAND_PALETTE = False
+    AUTO_FOCUS = None  # each tab focuses its own main widget when shown
     BINDINGS = [
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("ctrl+q", "quit", "Quit", priority=True),
         *[Binding(str(n), f"show_tab('{tab}')", tab.title(), show=False) for n, tab in enumerate(TABS, 1)],
     ]
 
-    def __init__(self, project_dir: Path | None = None, *, backend: AudioBackend | None = None) -> None:
+    def __init__(self, project_dir: Path | None = None, *, backend: AudioBackend | None = None,
+                 serial_ports: Callable[[], list[Any]] | None = None, prewarm: bool = True) -> None:
+        """`backend` gives microphones, `serial_ports` lists boards (core.deploy.serial by default);
+        `prewarm` imports TensorFlow in the background when the Train tab is first shown."""
         super().__init__()
         self.project: Project | None = None
         self.publisher: Any = None  # a started core.push.mqtt.MqttPublisher while pushing
         self.backend = backend or default_backend()
+        self.serial_ports = serial_ports or list_serial_ports
+        self.prewarm = prewarm
         self._initial = project_dir
 
     def compose(self) -> ComposeResult:
@@ -63,7 +77,8 @@ class EarshotApp(App[None]):
         if self._initial is not None:
             self.open_project(self._initial)
         else:
-            self.query_one(ProjectPane).focus_default()
+            self.call_after_refresh(self.query_one(ProjectPane).focus_default)
+
 
     # -- projects ---------------------------------------------------------------------------
 
@@ -78,13 +93,8 @@ class EarshotApp(App[None]):
         self.sub_title = f"{project.name} · {project.root}"
         recent.remember(project.root)
         self.post_message(ProjectOpened(project.root))
-        self.query_one(TabbedContent).active = "data"
+        self.action_show_tab("data")
         return True
-
-    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        pane = event.pane
-        if isinstance(pane, ProjectTab):
-            self.call_after_refresh(pane.focus_default)
 
     def on_project_opened(self, message: ProjectOpened) -> None:
         for pane in self.query(ProjectTab):
@@ -118,6 +128,7 @@ class EarshotApp(App[None]):
     # -- navigation -------------------------------------------------------------------------
 
     def action_show_tab(self, tab: str) -> None:
+        self.screen.set_focus(None)  # a focused widget in the old tab would switch back to it
         self.query_one(TabbedContent).active = tab
 
     def action_help(self) -> None:

@@ -49,7 +49,8 @@ def test_reading_good_fit_and_rising_test_loss() -> None:
 
 def test_reading_confusion_names_the_worst_pair() -> None:
     lines = read_confusion(["noise", "yes", "no"], [[10, 0, 0], [0, 7, 3], [1, 1, 8]])
-    assert lines == ["yes is most often taken for no (3 of 10 test samples): add more distinct samples of both."]
+    assert lines == ["yes is most often taken for no (3 of 10 test samples): "
+                     "add more distinct samples of both."]
     assert read_confusion(["a", "b"], [[5, 0], [0, 5]]) == ["every test sample was classified correctly."]
 
 

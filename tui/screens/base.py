@@ -49,6 +49,16 @@ class ProjectTab(ReportsWorkerFailures, TabPane):
     def action_focus_default(self) -> None:
         self.focus_default()
 
+    def on_show(self) -> None:
+        """Focus the tab's main widget unless the user is on the tab bar, then run `shown`."""
+        focused = self.app.focused
+        if focused is None or not focused.display or not self.app.screen.can_view_entire(focused):
+            self.focus_default()
+        self.shown()
+
+    def shown(self) -> None:
+        """The tab became visible."""
+
     def show_project(self, project: Project | None) -> None:
         """Show a newly opened project."""
 

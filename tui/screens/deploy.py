@@ -71,7 +71,7 @@ class DeployPane(ProjectTab):
     def on_mount(self) -> None:
         self.set_interval(STATS_SECONDS, self.show_push_stats)
 
-    def on_show(self) -> None:
+    def shown(self) -> None:
         if not getattr(self, "_listed", False):
             self._listed = True
             self.action_refresh_ports()
@@ -133,10 +133,8 @@ class DeployPane(ProjectTab):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="ports", description="List serial ports")
     def list_ports(self) -> None:
-        from core.deploy.serial import list_serial_ports
-
         try:
-            ports = list_serial_ports()
+            ports = self.earshot.serial_ports()
         except EarshotError as error:
             self.post_message(PortsListed([], error))
             return

@@ -77,7 +77,7 @@ class TrainPane(ProjectTab):
             yield Static("", id="reading")
             yield ConfusionMatrix(id="confusion")
 
-    def on_show(self) -> None:
+    def shown(self) -> None:
         self.warm_up()
 
     def show_project(self, project: Project | None) -> None:
@@ -111,7 +111,7 @@ class TrainPane(ProjectTab):
 
     def warm_up(self) -> None:
         """Import TensorFlow in the background the first time the tab is shown."""
-        if not self._warmed:
+        if not self._warmed and self.earshot.prewarm:
             self._warmed = True
             self.import_tensorflow()
 

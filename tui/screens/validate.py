@@ -85,7 +85,7 @@ class ValidatePane(ProjectTab):
         self.query_one("#smoothing", Input).value = str(saved.get("smooth_windows", ""))
         self._classifier = None
 
-    def on_show(self) -> None:
+    def shown(self) -> None:
         if not self.query_one("#validate-mic", Select).is_blank() or getattr(self, "_listed", False):
             return
         self._listed = True
@@ -106,6 +106,8 @@ class ValidatePane(ProjectTab):
         select.set_options([(label, key) for key, label in message.microphones])
         if message.microphones:
             select.value = message.microphones[0][0]
+        else:
+            self.status("No microphone found: connect one, or Classify a file (f).")
 
     def status(self, text: str) -> None:
         self.query_one("#validate-status", Static).update(text)

@@ -1,0 +1,127 @@
+"""One SVG snapshot per screen at 80x24, on a deterministic project (fixed path, names and data).
+
+Regenerate after an intended change with: pytest tests/tui/test_snapshots.py --snapshot-update
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pytest
+
+from core.project import Project
+from tui.app import EarshotApp
+from tui.messages import FileClassified
+
+ROOT = Path("/tmp/earshot-snapshot/genres")  # fixed: the path is shown on screen
+LABELS = ["Background Noise", "rock", "classical"]
+HISTORY = [(0.45, 0.40, 1.05, 1.08), (0.62, 0.55, 0.85, 0.92), (0.74, 0.63, 0.66, 0.81),
+           (0.82, 0.66, 0.52, 0.76), (0.88, 0.68, 0.41, 0.74), (0.92, 0.69, 0.33, 0.75),
+           (0.95, 0.70, 0.26, 0.77), (0.97, 0.70, 0.21, 0.80)]
+CONFUSION = [[9, 1, 0], [0, 6, 4], [1, 3, 6]]
+
+
+class FixedMicrophones:
+    def microphones(self) -> list[tuple[str, str]]:
+        return [("0", "USB microphone (default)"), ("1", "Line in")]
+
+    def open_microphone(self, key: str | None, sample_rate: int) -> Any:
+        raise AssertionError("snapshots never record")
+
+
+def fixed_ports() -> list[Any]:
+    return [SimpleNamespace(device="/dev/ttyACM0", description="MicroPython board")]
+
+
+def build_project() -> Path:
+    """Three classes of seeded noise (24, 24 and 12 clips) and the metadata of a trained model."""
+    if ROOT.parent.exists():
+        shutil.rmtree(ROOT.parent)
+    project = Project.create(ROOT, name="genres")
+    rng = np.random.default_rng(7)
+    for name, count in zip(LABELS, (24, 24, 12), strict=True):
+        info = project.get_class(name) if project.has_class(name) else project.add_class(name)
+        clips = [(rng.standard_normal(16000) * 0.1).astype(np.float32) for _ in range(count)]
+        project.add_clips(info, clips, prefix=name)
+    model = ROOT / "models" / "latest"
+    model.mkdir(parents=True)
+    history = [{"epoch": i + 1, "epochs": len(HISTORY), "train_accuracy": a, "test_accuracy": ta,
+                "train_loss": loss, "test_loss": tl, "seconds": 0.5}
+               for i, (a, ta, loss, tl) in enumerate(HISTORY)]
+    (model / "metadata.json").write_text(json.dumps({
+        "labels": LABELS, "train": {"epochs": len(HISTORY)}, "history": history, "confusion": CONFUSION,
+        "metrics": {"test_accuracy": 0.7, "train_accuracy": 0.97}}))
+    return ROOT
+
+
+def make_app(project: Path | None = None) -> EarshotApp:
+    return EarshotApp(project, backend=FixedMicrophones(), serial_ports=fixed_ports, prewarm=False)
+
+
+@pytest.fixture
+def project() -> Path:
+    root = build_project()
+    yield root
+    shutil.rmtree(ROOT.parent, ignore_errors=True)
+
+
+def test_project_tab(snap_compare: Any) -> None:
+    assert snap_compare(make_app(), terminal_size=(80, 24))
+
+
+def test_data_tab(snap_compare: Any, project: Path) -> None:
+    assert snap_compare(make_app(project), terminal_size=(80, 24), press=["down", "down"])
+
+
+def test_record_dialog(snap_compare: Any, project: Path) -> None:
+    async def open_dialog(pilot: Any) -> None:
+        await pilot.press("r")
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+    assert snap_compare(make_app(project), terminal_size=(80, 24), run_before=open_dialog)
+
+
+def test_train_tab(snap_compare: Any, project: Path) -> None:
+    assert snap_compare(make_app(project), terminal_size=(80, 24), press=["3", "ctrl+end"])
+
+
+def test_train_tab_reading(snap_compare: Any, project: Path) -> None:
+    async def scroll_to_reading(pilot: Any) -> None:
+        await pilot.press("3")
+        await pilot.pause()
+        pilot.app.query_one("#reading").scroll_visible(animate=False, top=True)
+        await pilot.pause()
+
+    assert snap_compare(make_app(project), terminal_size=(80, 24), run_before=scroll_to_reading)
+
+
+def test_validate_tab(snap_compare: Any, project: Path) -> None:
+    async def classify(pilot: Any) -> None:
+        await pilot.press("4")
+        await pilot.app.workers.wait_for_complete()
+        prediction = SimpleNamespace(label="rock", confidence=0.82, windows=[],
+                                     scores={"Background Noise": 0.03, "rock": 0.82, "classical": 0.15})
+        pane = pilot.app.query_one("ValidatePane")
+        pane.post_message(FileClassified(Path("/data/rock-song.wav"), prediction))
+        await pilot.pause()
+
+    assert snap_compare(make_app(project), terminal_size=(80, 24), run_before=classify)
+
+
+def test_deploy_tab(snap_compare: Any, project: Path) -> None:
+    async def show(pilot: Any) -> None:
+        await pilot.press("5")
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+    assert snap_compare(make_app(project), terminal_size=(80, 24), run_before=show)
+
+
+def test_help_screen(snap_compare: Any) -> None:
+    assert snap_compare(make_app(), terminal_size=(80, 24), press=["question_mark"])
