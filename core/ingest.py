@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from core import atomic
-from core.audio import decode, quantize, save_wav
+from core.audio import decode, quantize, wav_bytes
 from core.errors import AudioError, ProjectError, SampleImportError
 from core.project import (
     ClassInfo,
@@ -131,6 +131,15 @@ class _Staged:
         return self.root / kind / key
 
 
+def _stage_write(path: Path, y: np.ndarray, sample_rate: int) -> None:
+    """Write a staged WAV without an fsync of its own: `_commit` syncs the whole batch once."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(wav_bytes(y, sample_rate))
+    except OSError as exc:
+        raise atomic.disk_error(exc, path) from exc
+
+
 def _stage_item(item: ImportItem, class_name: str, mode: str, project: Project, staged: _Staged,
                 report: ImportReport) -> None:
     audio = project.audio
@@ -156,7 +165,7 @@ def _stage_item(item: ImportItem, class_name: str, mode: str, project: Project, 
             while path.exists():
                 n += 1
                 path = path.with_name(f"{path.stem.rsplit('~', 1)[0]}~{n}.wav")
-            save_wav(path, y, audio.sample_rate)
+            _stage_write(path, y, audio.sample_rate)
             staged.recordings.setdefault(class_name, []).append(path)
             report.notes.append(f"{item.label}: {result.summary()}")
     folder = staged.folder("samples", class_name)
@@ -166,7 +175,7 @@ def _stage_item(item: ImportItem, class_name: str, mode: str, project: Project, 
             report.duplicates += 1
             continue
         path = folder / clip_file_name(clip, _stored_prefix(item.label))
-        save_wav(path, clip, audio.sample_rate)
+        _stage_write(path, clip, audio.sample_rate)
         staged.digests.add(digest)
         staged.clips.setdefault(class_name, []).append(path)
 
@@ -177,6 +186,7 @@ def _commit(
     """Move staged files into the project; on any failure undo the moves (project.json is restored)."""
     moved: list[Path] = []
     created: list[Path] = []
+    atomic.sync_filesystem(project.root)  # every staged file is on disk before any is renamed in
     try:
         with project.transaction():
             infos: dict[str, ClassInfo] = {}
