@@ -57,7 +57,7 @@ def make_listening(root: Path, datasets_dir: Path, dataset_files: list[DatasetFi
                  for clip in np.split(load(path, SR)[: PER_TRACK * SR], PER_TRACK)]
         project.add_clips(project.add_class(genre), clips, prefix=genre)
         test[genre] = [path for _, path in tracks[:TEST_TRACKS]]
-    project.set_train_spec(TrainSpec(epochs=20, min_samples=20, seed=3))
+    project.set_train_spec(TrainSpec(epochs=15, min_samples=20, seed=3))
     train(project)
 
     played = [p for pair in zip(test["classical"], test["rock"], strict=True) for p in pair]
