@@ -66,7 +66,13 @@ def cmd_import(args: argparse.Namespace) -> int:
     from core.project import Project
 
     project = Project.open(args.dir)
-    report = import_samples(project, args.sources, class_name=args.class_name, mode=args.mode)
+    progress = _progress_line if sys.stderr.isatty() else None
+    try:
+        report = import_samples(project, args.sources, class_name=args.class_name, mode=args.mode,
+                                on_progress=progress)
+    finally:
+        if progress is not None:
+            print("\r\033[K", end="", file=sys.stderr, flush=True)
     print(report.summary())
     for note in report.notes[:MAX_LISTED]:
         print(f"  {note}")
@@ -77,6 +83,11 @@ def cmd_import(args: argparse.Namespace) -> int:
         if len(report.skipped) > MAX_LISTED:
             print(f"  ... and {len(report.skipped) - MAX_LISTED} more", file=sys.stderr)
     return 0
+
+
+def _progress_line(done: int, total: int, label: str) -> None:
+    if done == total or done % 25 == 1:
+        print(f"\rreading {done}/{total}: {label[-60:]}\033[K", end="", file=sys.stderr, flush=True)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
