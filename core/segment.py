@@ -90,21 +90,22 @@ class Extraction:
 
 
 def level_dbfs(y: np.ndarray) -> float:
-    """RMS level of `y: float32 [n]` in dBFS (-120 for digital silence)."""
+    """RMS level of `y: float32 [n]` around its mean, in dBFS (-120 for silence).
+
+    The mean is removed so that a microphone's DC offset does not count as sound."""
     if y.size == 0:
         return -120.0
-    rms = float(np.sqrt(np.mean(np.square(y, dtype=np.float64))))
+    rms = float(np.std(y, dtype=np.float64))
     return 20.0 * float(np.log10(max(rms, 1e-6)))
 
 
 def frame_levels(y: np.ndarray, frame: int) -> np.ndarray:
-    """RMS level in dBFS of consecutive `frame`-sample frames: float64 [n // frame]."""
+    """`level_dbfs` of consecutive `frame`-sample frames: float64 [n // frame]."""
     n = y.size // frame
     if n == 0:
         return np.zeros(0)
     frames = y[: n * frame].astype(np.float64).reshape(n, frame)
-    rms = np.sqrt(np.mean(frames * frames, axis=1))
-    return 20.0 * np.log10(np.maximum(rms, 1e-6))
+    return 20.0 * np.log10(np.maximum(frames.std(axis=1), 1e-6))
 
 
 def drop_reason(clip: np.ndarray) -> str | None:

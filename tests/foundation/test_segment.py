@@ -38,6 +38,14 @@ def test_events_in_faint_noise_ignore_the_noise(rng: np.random.Generator) -> Non
     assert result.noise_floor_dbfs == pytest.approx(-50.5, abs=2.0)
 
 
+def test_a_dc_offset_is_not_sound(rng: np.random.Generator) -> None:
+    """A cheap microphone's constant offset neither hides events nor makes silence 'sound'."""
+    result = extract(bursts(CENTRES, noise=0.003, rng=rng) + np.float32(0.2), AUDIO, mode="events")
+    assert clip_centres(result) == pytest.approx(CENTRES, abs=0.02)
+    offset_only = extract(np.full(5 * SR, 0.2, np.float32), AUDIO, mode="fixed")
+    assert offset_only.clips == [] and offset_only.dropped == {DROP_SILENT: 5}
+
+
 def test_an_event_longer_than_a_clip_gets_consecutive_windows() -> None:
     y = np.zeros(20 * SR, dtype=np.float32)
     y[5 * SR : int(7.5 * SR)] = tone(2.5)  # 2.5 s of sound from 5.0 to 7.5 s
