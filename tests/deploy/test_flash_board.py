@@ -187,3 +187,19 @@ def test_busy_and_missing_ports_say_what_to_do(micropython_board: str) -> None:
     with pytest.raises(DeployError, match="no serial port") as missing:
         open_port("/dev/ttyEARSHOT-NOPE")
     assert "earshot devices" in (missing.value.hint or "")
+
+
+def test_cancel_stops_between_blocks_and_keeps_the_old_file(micropython_board: str, tmp_path: Path) -> None:
+    old = deployable_files(model_zip(tmp_path / "old.zip", model_bytes=5_000), BoardConfig(dir="/home"))
+    flash_files(old, micropython_board, remote_dir="/home")
+    new = deployable_files(model_zip(tmp_path / "new.zip", model_bytes=30_000), BoardConfig(dir="/home"))
+    cancel = threading.Event()
+
+    def progress(step: FlashProgress) -> None:
+        if step.step == "writing" and step.done_bytes >= 4_000:
+            cancel.set()
+
+    with pytest.raises(DeployError, match="cancelled"):
+        flash_files(new, micropython_board, remote_dir="/home", on_progress=progress, cancel=cancel)
+    held = read_back(micropython_board, ["/home/model_int8.tflite"])
+    assert held["/home/model_int8.tflite"] == old["model_int8.tflite"]
