@@ -76,6 +76,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     print(report.summary())
     for note in report.notes[:MAX_LISTED]:
         print(f"  {note}")
+    if len(report.notes) > MAX_LISTED:
+        print(f"  ... and {len(report.notes) - MAX_LISTED} more recordings")
     if report.skipped:
         print(f"skipped {len(report.skipped)} files:", file=sys.stderr)
         for line in report.skipped[:MAX_LISTED]:
