@@ -334,3 +334,19 @@ def test_import_onto_a_full_disk_is_one_error_and_changes_nothing(tiny_disk: Pat
     assert "\n" not in str(info.value)
     assert tree_digest(project.root) == before
     assert [p.name for p in project.root.iterdir() if p.name.startswith(".import")] == []
+
+
+def test_mp3_and_flac_members_of_a_zip_are_imported(project: Project, tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("ffmpeg is not installed")
+    source = write_wav(tmp_path / "beep.wav", tone(2.2, amplitude=0.3))
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(source), str(tmp_path / "beep.mp3")], check=True)
+    soundfile.write(tmp_path / "short.flac", tone(0.6, freq=300, amplitude=0.3), 44100)
+    upload = make_zip(tmp_path / "mixed.zip", {"beeps/beep.mp3": (tmp_path / "beep.mp3").read_bytes(),
+                                               "beeps/short.flac": (tmp_path / "short.flac").read_bytes()})
+    report = import_samples(project, [upload])
+    assert report.files == 2 and report.recordings == 1  # the MP3 is longer than a clip: kept and cut
+    assert report.added == {"beeps": 3}  # a steady 2.2 s tone: 2 fixed windows + the padded FLAC
