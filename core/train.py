@@ -35,6 +35,8 @@ from core.project import Project
 from core.spec import FeatureSpec, TrainSpec
 
 LATEST = "latest"
+CALIBRATION_CLIPS = 256
+CALIBRATION_BATCH = 128
 PREVIOUS = "previous"
 
 
@@ -126,6 +128,12 @@ class _Fitter:
         self.train_step = tf.function(self._train_step, input_signature=signature)
         self.predict_step = tf.function(lambda x: self.model(x, training=False),
                                         input_signature=signature[:1])
+        self.norms = [layer for layer in self.model.layers
+                      if isinstance(layer, keras.layers.BatchNormalization)]
+        probe = keras.Model(self.model.inputs, [layer.input for layer in self.norms])
+        self.probe_step = tf.function(lambda x: probe(x, training=True), input_signature=signature[:1])
+        calibration = np.random.default_rng(spec.seed).permutation(train_idx)[:CALIBRATION_CLIPS]
+        self.calibration = _features(clips.power[np.sort(calibration)], features)
 
     def _train_step(self, x: Any, y: Any, w: Any) -> Any:
         with self.tf.GradientTape() as tape:
@@ -134,6 +142,30 @@ class _Fitter:
         grads = tape.gradient(loss, self.model.trainable_variables)
         self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables, strict=True))
         return loss, scores
+
+    def calibrate(self) -> None:
+        """Set every BatchNorm's statistics to those of clean training clips ("precise BN").
+
+        Training batches are augmented and the weights move fast, so the running averages lag behind
+        and describe noisier audio than the model will hear; recomputing them once per epoch makes the
+        test metrics (and the saved model) match what the network learned.
+        """
+        sums: list[np.ndarray] = []
+        squares: list[np.ndarray] = []
+        chunks = range(0, len(self.calibration), CALIBRATION_BATCH)
+        for first in chunks:
+            outputs = self.probe_step(self.calibration[first:first + CALIBRATION_BATCH])
+            for k, out in enumerate(outputs):
+                value = out.numpy().reshape(-1, out.shape[-1]).astype(np.float64)
+                if len(sums) <= k:
+                    sums.append(np.zeros(value.shape[1]))
+                    squares.append(np.zeros(value.shape[1]))
+                sums[k] += value.mean(axis=0)
+                squares[k] += (value ** 2).mean(axis=0)
+        for layer, total, square in zip(self.norms, sums, squares, strict=True):
+            mean = total / len(chunks)
+            layer.moving_mean.assign(mean.astype(np.float32))
+            layer.moving_variance.assign(np.maximum(square / len(chunks) - mean ** 2, 0).astype(np.float32))
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         out = [self.predict_step(x[i:i + 256]).numpy() for i in range(0, len(x), 256)]
@@ -159,6 +191,7 @@ class _Fitter:
                 seen += len(batch)
                 correct += int((scores.numpy().argmax(axis=1) == y).sum())
                 loss_sum += float(loss) * len(batch)
+            self.calibrate()
             test_acc, test_loss = self._test_metrics(test_x, test_y)
             metrics = EpochMetrics(epoch, spec.epochs, correct / seen, loss_sum / seen, test_acc, test_loss,
                                    time.perf_counter() - start)
