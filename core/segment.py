@@ -5,8 +5,8 @@ Two modes:
 - ``fixed``: contiguous clip-length windows (the Background Noise default). A trailing part of at
   least half a clip gets one more window aligned to the end, so a 29.99 s track still gives 30 clips.
 - ``events``: sound events above the recording's own noise floor, one clip centred on each (events
-  longer than a clip get consecutive windows over them). When sound covers most of the recording
-  (music, a running machine) there is nothing to centre on and it falls back to ``fixed``.
+  longer than a clip get consecutive windows over them). When the sound hardly ever drops back to
+  the floor (music, a running machine) there is nothing to centre on and it falls back to ``fixed``.
 
 Windows that are silent (a dead or muted microphone) or clipped (overdriven input) are dropped and
 counted by reason. A recording shorter than one clip becomes one clip, zero-padded around the middle.
@@ -205,12 +205,13 @@ def fixed_windows(n: int, clip: int) -> tuple[list[int], int]:
 def _check(y: np.ndarray) -> np.ndarray:
     y = np.asarray(y)
     if y.ndim != 1:
-        raise AudioError(f"a recording must be mono (one dimension), got shape {y.shape}")
+        raise AudioError(f"a recording must be mono (one dimension), got shape {y.shape}",
+                         "mix the channels down first (core.audio.to_mono)")
     if y.size == 0:
         raise AudioError("the recording is empty", "record again")
     y = y.astype(np.float32, copy=False)
     if not np.all(np.isfinite(y)):
-        raise AudioError("the recording holds invalid values (NaN or infinity)")
+        raise AudioError("the recording holds invalid values (NaN or infinity)", "record again")
     return y
 
 
