@@ -29,6 +29,7 @@ FLOOR_DB = -100.0
 LEVEL_INTERVAL = 0.05  # seconds between level reports: ~20 per second
 SILENCE_CHECK_SECONDS = 2.0
 SILENCE_PEAK_DB = -80.0  # about 3 LSB at 16 bits: a dead, muted or disconnected input
+START_TIMEOUT = 5.0  # seconds a microphone may take to deliver its first block
 DEAD_MIC_HINT = "check that the microphone is on and connected, and not muted"
 
 
@@ -227,6 +228,16 @@ class MicrophoneSource(_ContextSource):
             self._stream = None
             raise CaptureError(f"{self.name}: cannot open the microphone ({exc})", DEAD_MIC_HINT) from exc
         self.latency = float(self._stream.latency)
+        self._wait_for_audio()
+
+    def _wait_for_audio(self) -> None:
+        """Return once the first block arrived, so a countdown or a recording starts on real audio."""
+        deadline = time.monotonic() + START_TIMEOUT
+        while self._queue.empty():
+            if time.monotonic() > deadline:
+                self.stop()
+                raise CaptureError(f"{self.name}: no audio arrives from the microphone", DEAD_MIC_HINT)
+            time.sleep(0.005)
 
     def read(self, timeout: float = 0.1) -> np.ndarray | None:
         try:
