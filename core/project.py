@@ -83,6 +83,11 @@ class ProjectSummary:
         }
 
 
+def _check_min_samples(value: int) -> None:
+    if not 1 <= int(value) <= 100_000:
+        raise ProjectError(f"a minimum of {value} samples per class is out of range", "use 1-100000")
+
+
 class Project:
     """An open project folder. Reads are free; every change takes the project's lock."""
 
@@ -96,9 +101,11 @@ class Project:
     # -- opening and creating -------------------------------------------------------------
 
     @classmethod
-    def create(cls, root: Path, *, name: str | None = None, audio: AudioSpec | None = None) -> Project:
+    def create(cls, root: Path, *, name: str | None = None, audio: AudioSpec | None = None,
+               min_samples: int = MIN_SAMPLES_PER_CLASS) -> Project:
         root = Path(root)
         audio = audio or AudioSpec()
+        _check_min_samples(min_samples)
         if (root / PROJECT_FILE).exists():
             raise ProjectError(f"{root} is already an earshot project", "open it instead")
         if root.exists() and not root.is_dir():
@@ -116,7 +123,7 @@ class Project:
             "name": project_name,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             **audio.to_dict(),
-            "min_samples": MIN_SAMPLES_PER_CLASS,
+            "min_samples": int(min_samples),
             "classes": [asdict(ClassInfo("c0", BACKGROUND_NOISE, "background-noise", fixed=True))],
             "next_class_id": 1,
             "training": TrainSpec().to_dict(),
@@ -254,7 +261,10 @@ class Project:
         return TrainSpec.from_dict({**self._data.get("training", {}), "min_samples": self.min_samples})
 
     def set_train_spec(self, spec: TrainSpec) -> None:
+        """Save training settings; `spec.min_samples` also sets the readiness minimum."""
+        _check_min_samples(spec.min_samples)
         self._data["training"] = spec.to_dict()
+        self._data["min_samples"] = int(spec.min_samples)
         self._save()
 
     def settings(self, section: str) -> dict[str, Any]:

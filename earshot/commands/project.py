@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from core.project import Project, ProjectSummary
-from core.spec import AudioSpec
+from core.spec import MIN_SAMPLES_PER_CLASS, AudioSpec
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -16,6 +16,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     new.add_argument("--name", help="project name (default: the folder's name)")
     new.add_argument("--sample-rate", type=int, default=AudioSpec.sample_rate)
     new.add_argument("--clip-seconds", type=float, default=AudioSpec.clip_seconds)
+    new.add_argument("--min-samples", type=int, default=MIN_SAMPLES_PER_CLASS,
+                     help=f"samples each class needs before training (default {MIN_SAMPLES_PER_CLASS})")
     new.set_defaults(func=cmd_new)
 
     info = subparsers.add_parser("info", help="classes, sample counts and readiness")
@@ -49,7 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def cmd_new(args: argparse.Namespace) -> int:
     audio = AudioSpec(sample_rate=args.sample_rate, clip_seconds=args.clip_seconds)
-    project = Project.create(args.dir, name=args.name, audio=audio)
+    project = Project.create(args.dir, name=args.name, audio=audio, min_samples=args.min_samples)
     print(f"created {project.name} in {project.root} "
           f"({audio.sample_rate} Hz, {audio.clip_seconds:g} s clips)")
     print(f"next: record the room with: earshot record {project.root} 'Background Noise'")

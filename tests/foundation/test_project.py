@@ -10,6 +10,7 @@ import sys
 import tempfile
 import time
 import unicodedata
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -117,6 +118,20 @@ def test_info_json_is_stable_and_reports_readiness(tmp_path: Path) -> None:
     assert data["classes"] == [{"name": BACKGROUND_NOISE, "samples": 45, "seconds": 45.0},
                                {"name": "go", "samples": 20, "seconds": 20.0}]
     assert data["ready"] is True and any("imbalanced" in p for p in data["problems"])
+
+
+def test_the_minimum_per_class_is_configurable(tmp_path: Path) -> None:
+    project = Project.create(tmp_path / "p", min_samples=3)
+    word = project.add_class("go")
+    for info, base in ((project.classes[0], 100), (word, 300)):
+        project.add_clips(info, [tone(1.0, freq=base + i) for i in range(3)], prefix="x")
+    assert project.summary().ready and project.train_spec.min_samples == 3
+    project.set_train_spec(replace(project.train_spec, min_samples=4))
+    reopened = Project.open(tmp_path / "p")
+    assert reopened.min_samples == 4 and not reopened.summary().ready
+    assert "go: 3 of 4 samples, needs 1 more" in reopened.summary().problems
+    with pytest.raises(ProjectError, match="out of range"):
+        Project.create(tmp_path / "q", min_samples=0)
 
 
 HOLD_LOCK = """
