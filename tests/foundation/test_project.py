@@ -205,6 +205,36 @@ def test_a_kill_mid_write_never_leaves_a_broken_project_json(tmp_path: Path) -> 
     assert sorted(p.name for p in (tmp_path / "p").iterdir() if p.name.startswith(".")) == [".earshot.lock"]
 
 
+WRITE_CLIPS_FOREVER = """
+import sys
+import numpy as np
+from core.project import Project
+project = Project.open(sys.argv[1])
+info = project.get_class("go")
+rng = np.random.default_rng(0)
+print("writing", flush=True)
+while True:
+    project.add_clips(info, [rng.uniform(-0.5, 0.5, 16000).astype(np.float32) for _ in range(20)], prefix="k")
+"""
+
+
+def test_a_kill_mid_write_never_leaves_a_half_written_wav(tmp_path: Path) -> None:
+    import soundfile
+
+    Project.create(tmp_path / "p").add_class("go")
+    writer = subprocess.Popen([sys.executable, "-c", WRITE_CLIPS_FOREVER, str(tmp_path / "p")], cwd=REPO,
+                              stdout=subprocess.PIPE, text=True)
+    assert writer.stdout is not None and writer.stdout.readline().strip() == "writing"
+    time.sleep(0.5)
+    os.kill(writer.pid, signal.SIGKILL)
+    writer.wait()
+    project = Project.open(tmp_path / "p")
+    samples = project.samples(project.get_class("go"))
+    assert samples  # it got some written before the kill
+    for path in samples:
+        assert soundfile.info(path).frames == 16000, path
+
+
 def test_a_full_disk_is_a_one_line_error_and_the_project_stays_intact(tiny_disk: Path) -> None:
     project = Project.create(tiny_disk / "p")
     word = project.add_class("go")
