@@ -229,7 +229,8 @@ def cmd_listen(args: argparse.Namespace) -> int:
     settings = StreamSettings(hop_seconds=args.hop, smooth_windows=args.smooth, threshold=threshold,
                               report_background=args.background)
     streaming = StreamingClassifier(classifier, settings)
-    publisher = _start_push(args, project_name or args.model.stem)
+    name = project_name or getattr(classifier, "metadata", {}).get("project") or args.model.stem
+    publisher = _start_push(args, name)
     view: LiveView | None = None
     on_window: Callable[[Any], None] | None = None
     show_decision: Callable[[Any], None]
@@ -258,8 +259,7 @@ def cmd_listen(args: argparse.Namespace) -> int:
     finally:
         if view is not None:
             view.close()
-        if publisher is not None:
-            publisher.stop()
+        _stop_push(publisher)
     print(f"listened to {summary.seconds:.1f} s: {summary.windows} windows, {summary.decisions} decisions"
           + (f", {summary.overflows} input overflows" if summary.overflows else ""), file=sys.stderr)
     return 0
@@ -275,16 +275,28 @@ def _project_settings(path: Path) -> tuple[str | None, dict[str, Any]]:
     return project.name, project.settings("validate")
 
 
+def _push_report(message: str) -> None:
+    print(f"push: {message}", file=sys.stderr, flush=True)
+
+
 def _start_push(args: argparse.Namespace, project_name: str) -> Any:
+    """The started MQTT publisher when --push was given (the push area's options), else None."""
     try:
         from earshot.commands.push_options import start_push
     except ImportError:
         return None
+    return start_push(args, project_name, _push_report)
 
-    def report(message: str) -> None:
-        print(f"push: {message}", file=sys.stderr, flush=True)
 
-    return start_push(args, project_name, report)
+def _stop_push(publisher: Any) -> None:
+    if publisher is None:
+        return
+    try:
+        from earshot.commands.push_options import stop_push
+    except ImportError:
+        publisher.stop()
+    else:
+        stop_push(publisher, _push_report)
 
 
 class LiveView:
