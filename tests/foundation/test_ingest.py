@@ -350,3 +350,11 @@ def test_mp3_and_flac_members_of_a_zip_are_imported(project: Project, tmp_path: 
     report = import_samples(project, [upload])
     assert report.files == 2 and report.recordings == 1  # the MP3 is longer than a clip: kept and cut
     assert report.added == {"beeps": 3}  # a steady 2.2 s tone: 2 fixed windows + the padded FLAC
+
+
+def test_export_onto_a_full_disk_leaves_no_partial_zip(tiny_disk: Path, tmp_path: Path, rng) -> None:
+    project = Project.create(tmp_path / "p")
+    import_samples(project, [wav_tree(tmp_path / "up", {"yes": 80}, rng)])  # 2.6 MB of clips
+    with pytest.raises(EarshotError, match="disk full"):
+        export_samples(project, tiny_disk / "out.zip")
+    assert list(tiny_disk.iterdir()) == []
