@@ -3,6 +3,8 @@ run code through the raw REPL (Ctrl-A), with a timeout on every step.
 
 The raw REPL protocol: Ctrl-A enters it ("raw REPL; CTRL-B to exit\\r\\n>"); code followed by Ctrl-D
 is answered "OK", then the program's stdout, Ctrl-D, its stderr (a traceback), Ctrl-D and ">".
+Boards that support raw-paste mode (Ctrl-E A Ctrl-A answered "R\\x01") get the code with their own
+flow control (a window of bytes, renewed by Ctrl-A); others ("R\\x00", or no answer) in timed chunks.
 """
 
 from __future__ import annotations
@@ -117,6 +119,7 @@ class RawRepl:
         self.timeout = timeout
         self.chunk_pause = chunk_pause
         self.active = False
+        self.raw_paste: bool | None = None  # unknown until the first exec
         self._pending = bytearray()
 
     # -- bytes in and out ---------------------------------------------------------------------
@@ -138,8 +141,9 @@ class RawRepl:
                 raise DeployError(f"{self.name} did not answer ({what}) within {timeout:g} s",
                                   "it may be running a program: press Ctrl-C in a serial terminal or "
                                   "reset the board, then try again")
+            size = max(1, self._waiting())
             try:
-                chunk = self.link.read(max(1, getattr(self.link, "in_waiting", 0) or 0))
+                chunk = self.link.read(size)
             except Exception as exc:
                 raise self._lost(exc) from exc
             self._pending.extend(chunk or b"")
@@ -182,12 +186,15 @@ class RawRepl:
             raise DeployError(f"{self.name} is not in the raw REPL", "call enter() first")
         payload = code.encode() if isinstance(code, str) else code
         wait = self.timeout if timeout is None else timeout
-        self._write(payload + b"\x04")
-        answer = self._read_until(b"OK", wait, "accepting code")
-        if answer != b"OK":
-            self.active = False
-            raise DeployError(f"{self.name} answered {answer[-40:]!r} instead of OK",
-                              "reset the board and try again")
+        if self.raw_paste is not False and self._start_raw_paste(wait):
+            self._paste(payload, wait)
+        else:
+            self._write(payload + b"\x04")
+            answer = self._read_until(b"OK", wait, "accepting code")
+            if answer != b"OK":
+                self.active = False
+                raise DeployError(f"{self.name} answered {answer[-40:]!r} instead of OK",
+                                  "reset the board and try again")
         out = self._read_until(b"\x04", wait, "running code")[:-1]
         err = self._read_until(b"\x04", wait, "running code")[:-1]
         self._read_until(b">", wait, "the raw prompt")
@@ -196,6 +203,61 @@ class RawRepl:
             last = traceback.strip().splitlines()[-1] if traceback.strip() else traceback
             raise BoardExecError(f"{self.name} raised {last}", traceback)
         return out
+
+    def _read_exact(self, size: int, timeout: float, what: str) -> bytes:
+        deadline = time.monotonic() + timeout
+        while len(self._pending) < size:
+            if time.monotonic() > deadline:
+                raise DeployError(f"{self.name} did not answer ({what}) within {timeout:g} s",
+                                  "reset the board and try again")
+            try:
+                self._pending.extend(self.link.read(size - len(self._pending)) or b"")
+            except Exception as exc:
+                raise self._lost(exc) from exc
+        data = bytes(self._pending[:size])
+        del self._pending[:size]
+        return data
+
+    def _waiting(self) -> int:
+        """Bytes the link already holds (0 for links that cannot tell)."""
+        try:
+            return int(getattr(self.link, "in_waiting", 0) or 0)
+        except Exception as exc:
+            raise self._lost(exc) from exc
+
+    def _start_raw_paste(self, wait: float) -> bool:
+        """Ask for raw-paste mode; True when the board accepted (it then expects the code)."""
+        self._write(b"\x05A\x01")
+        reply = self._read_exact(2, wait, "raw-paste request")
+        if reply == b"R\x01":
+            self.raw_paste = True
+            return True
+        if reply != b"R\x00":  # firmware without raw-paste: it echoes the banner again
+            self._read_until(b"w REPL; CTRL-B to exit\r\n>", wait, "raw REPL after raw-paste request")
+        self.raw_paste = False
+        return False
+
+    def _paste(self, payload: bytes, wait: float) -> None:
+        """Send code in raw-paste mode, never more than the window the board granted."""
+        window = int.from_bytes(self._read_exact(2, wait, "raw-paste window"), "little")
+        remaining = window
+        sent = 0
+        while sent < len(payload):
+            while remaining == 0 or self._pending or self._waiting():
+                flag = self._read_exact(1, wait, "raw-paste flow control")
+                if flag == b"\x01":
+                    remaining += window
+                elif flag == b"\x04":  # the board aborted (e.g. a syntax error): acknowledge
+                    self._write(b"\x04")
+                    return
+                else:
+                    raise DeployError(f"{self.name} sent {flag!r} during raw paste", "reset the board")
+            chunk = payload[sent:sent + remaining]
+            self._write(chunk)
+            sent += len(chunk)
+            remaining -= len(chunk)
+        self._write(b"\x04")
+        self._read_until(b"\x04", wait, "end of raw paste")
 
     def eval(self, expression: str, *, timeout: float | None = None) -> str:
         """The printed value of `expression`, stripped."""

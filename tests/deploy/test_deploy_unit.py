@@ -16,23 +16,70 @@ from core.errors import DeployError
 
 
 class ScriptedBoard:
-    """A Link double that answers the raw REPL like a board, replaying canned output per command."""
+    """A Link double that speaks the raw REPL like a board, replaying canned output per command.
 
-    def __init__(self, outputs: list[tuple[bytes, bytes]]) -> None:
+    `paste`: "yes" (raw-paste with a `window`-byte flow control window), "no" (answers R\\x00) or
+    "old" (firmware that predates raw-paste and just prints the raw banner again).
+    """
+
+    def __init__(self, outputs: list[tuple[bytes, bytes]], *, paste: str = "no", window: int = 16) -> None:
         self.outputs = outputs
-        self.sent = bytearray()
+        self.paste, self.window = paste, window
+        self.raw = self.pasting = False
+        self.line = bytearray()
         self.pending = bytearray()
+        self.codes: list[bytes] = []
+        self.granted = self.received = 0
+
+    def _run(self) -> None:
+        self.codes.append(bytes(self.line))
+        self.line.clear()
+        out, err = self.outputs.pop(0)
+        self.pending.extend(out + b"\x04" + err + b"\x04>")
+
+    def _byte(self, byte: int) -> None:
+        if self.pasting:
+            if byte == 0x04:
+                self.pasting = False
+                self.pending.extend(b"\x04")
+                self._run()
+                return
+            self.line.append(byte)
+            self.received += 1
+            assert self.received <= self.granted, "the host overran the raw-paste window"
+            if self.received % self.window == 0:
+                self.granted += self.window
+                self.pending.extend(b"\x01")
+            return
+        if byte == 0x01 and (not self.raw or not self.line):
+            self.raw = True
+            self.line.clear()
+            self.pending.extend(b"raw REPL; CTRL-B to exit\r\n>")
+        elif not self.raw:
+            return
+        elif byte == 0x03:
+            self.line.clear()
+        elif byte == 0x04 and not self.line:
+            self.pending.extend(b"OK\r\nMPY: soft reboot\r\nraw REPL; CTRL-B to exit\r\n>")
+        elif byte == 0x04:
+            self.pending.extend(b"OK")
+            self._run()
+        else:
+            self.line.append(byte)
+            if bytes(self.line) == b"\x05A\x01":
+                self.line.clear()
+                if self.paste == "yes":
+                    self.pasting = True
+                    self.granted, self.received = self.window, 0
+                    self.pending.extend(b"R\x01" + self.window.to_bytes(2, "little"))
+                elif self.paste == "no":
+                    self.pending.extend(b"R\x00")
+                else:
+                    self.pending.extend(b"raw REPL; CTRL-B to exit\r\n>")
 
     def write(self, data: bytes) -> int:
-        self.sent.extend(data)
         for byte in data:
-            if byte == 0x01:
-                self.pending.extend(b"raw REPL; CTRL-B to exit\r\n>")
-            elif byte == 0x04 and self.sent.rstrip(b"\x04").endswith(b"\x01"):
-                self.pending.extend(b"OK\r\nMPY: soft reboot\r\nraw REPL; CTRL-B to exit\r\n>")
-            elif byte == 0x04:
-                out, err = self.outputs.pop(0)
-                self.pending.extend(b"OK" + out + b"\x04" + err + b"\x04>")
+            self._byte(byte)
         return len(data)
 
     def read(self, size: int = 1) -> bytes:
@@ -44,16 +91,21 @@ class ScriptedBoard:
         pass
 
 
-def test_raw_repl_returns_output_and_raises_board_errors() -> None:
-    board = ScriptedBoard([(b"2\r\n", b""),
-                           (b"", b"Traceback (most recent call last):\r\nOSError: [Errno 28] ENOSPC\r\n")])
+@pytest.mark.parametrize("paste", ["yes", "no", "old"])
+def test_raw_repl_returns_output_and_raises_board_errors(paste: str) -> None:
+    board = ScriptedBoard([(b"2\r\n", b""), (b"", b"Traceback (most recent call last):\r\n"
+                                                b"OSError: [Errno 28] ENOSPC\r\n"), (b"ok", b"")],
+                          paste=paste)
     repl = RawRepl(board, timeout=1, chunk_pause=0)
     repl.enter()
     assert repl.exec("print(1+1)") == b"2\r\n"
+    assert repl.raw_paste is (paste == "yes")
     with pytest.raises(BoardExecError) as info:
         repl.exec("open('x','w').write('y')")
     assert info.value.errno == errno.ENOSPC
-    assert b"print(1+1)\x04" in board.sent
+    long_code = "x = " + repr("a" * 300)
+    assert repl.exec(long_code) == b"ok"
+    assert board.codes == [b"print(1+1)", b"open('x','w').write('y')", long_code.encode()]
 
 
 def test_board_exec_error_reads_numeric_and_named_errnos() -> None:
