@@ -59,17 +59,18 @@ class TrainPane(ProjectTab):
             with Collapsible(title="Advanced Settings", id="settings", collapsed=True):
                 with Horizontal(classes="form-row"):
                     yield Label("Epochs")
-                    yield Input(placeholder=f"default {DEFAULTS.epochs}", id="epochs", type="integer")
+                    yield Input(placeholder=str(DEFAULTS.epochs), id="epochs", type="integer")
                     yield Label("Batch size")
-                    yield Input(placeholder=f"default {DEFAULTS.batch_size}", id="batch", type="integer")
+                    yield Input(placeholder=str(DEFAULTS.batch_size), id="batch", type="integer")
                     yield Label("Learning rate")
-                    yield Input(placeholder=f"default {DEFAULTS.learning_rate:g}", id="rate", type="number")
-                yield Static(f"Epochs: how many times every training sample is seen (default "
-                             f"{DEFAULTS.epochs}, up to {DEFAULTS.recommended_max_epochs}).", classes="dim")
+                    yield Input(placeholder=f"{DEFAULTS.learning_rate:g}", id="rate", type="number")
+                yield Static(f"Defaults: {DEFAULTS.epochs} epochs, batch {DEFAULTS.batch_size}, rate "
+                             f"{DEFAULTS.learning_rate:g}. An epoch shows every training sample once; "
+                             f"up to {DEFAULTS.recommended_max_epochs} helps. Enter trains.", classes="dim")
             with Horizontal(classes="button-row"):
                 yield Button("Train Model", variant="primary", id="train-btn", classes="compact")
                 yield Button("Cancel", id="cancel-btn", classes="compact", disabled=True)
-                yield Static("", id="train-status")
+            yield Static("", id="train-status")
             yield ProgressBar(total=1, id="train-progress", show_eta=False)
             with Horizontal(id="charts"):
                 yield MetricChart("Accuracy per epoch", unit_range=True, id="accuracy-chart")
@@ -211,8 +212,8 @@ class TrainPane(ProjectTab):
             status.update("Training cancelled; the previous model is unchanged.")
             return
         result = message.result
-        status.update(f"Done: test accuracy {result.test_accuracy:.0%}, train accuracy "
-                      f"{result.train_accuracy:.0%}, {result.epochs} epochs in {result.seconds:.0f} s.")
+        status.update(f"Done: {result.epochs} epochs in {result.seconds:.0f} s, test accuracy "
+                      f"{result.test_accuracy:.0%}, train accuracy {result.train_accuracy:.0%}.")
         self.show_results(result.labels, result.evaluation.confusion, warnings=list(result.warnings))
         self.notify(f"Test accuracy {result.test_accuracy:.0%}. Try it on the Validate tab (4).",
                     title="Model trained")
