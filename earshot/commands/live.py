@@ -160,6 +160,8 @@ def cmd_record(args: argparse.Namespace) -> int:
     from core.ingest import extract_recording
     from core.project import Project
 
+    if args.seconds <= 0:
+        raise CaptureError("the recording length must be positive", "give --seconds 1 or more")
     project = Project.open(args.dir)
     info = project.get_class(args.class_name)
     countdown = args.countdown if args.countdown is not None else (0 if args.input else 3)
@@ -223,6 +225,8 @@ def cmd_listen(args: argparse.Namespace) -> int:
     from core.classifier import load_classifier
     from core.infer import StreamingClassifier, StreamSettings, listen
 
+    if args.seconds is not None and args.seconds <= 0:
+        raise CaptureError("the listening time must be positive", "give --seconds 1 or more, or leave it out")
     classifier = load_classifier(args.model)
     project_name, saved = _project_settings(args.model)
     threshold = args.threshold if args.threshold is not None else float(saved.get("threshold", 0.6))
