@@ -30,6 +30,7 @@ LEVEL_INTERVAL = 0.05  # seconds between level reports: ~20 per second
 SILENCE_CHECK_SECONDS = 2.0
 SILENCE_PEAK_DB = -80.0  # about 3 LSB at 16 bits: a dead, muted or disconnected input
 START_TIMEOUT = 5.0  # seconds a microphone may take to deliver its first block
+STALL_SECONDS = 3.0  # no audio for this long after the start: the microphone went away
 DEAD_MIC_HINT = "check that the microphone is on and connected, and not muted"
 
 
@@ -183,6 +184,7 @@ class MicrophoneSource(_ContextSource):
         self.overflows = 0
         self.dropped_blocks = 0
         self.last_arrival = 0.0  # time.monotonic() when the block last returned by read() arrived
+        self._last_block = 0.0
         self.latency = 0.0  # input latency PortAudio reports for the open stream, seconds
 
     def _choose_rate(self, sd: Any) -> tuple[int, int]:
@@ -238,12 +240,17 @@ class MicrophoneSource(_ContextSource):
                 self.stop()
                 raise CaptureError(f"{self.name}: no audio arrives from the microphone", DEAD_MIC_HINT)
             time.sleep(0.005)
+        self._last_block = time.monotonic()
 
     def read(self, timeout: float = 0.1) -> np.ndarray | None:
         try:
             block, self.last_arrival = self._queue.get(timeout=timeout)
         except queue.Empty:
+            if self._stream is not None and time.monotonic() - self._last_block > STALL_SECONDS:
+                raise CaptureError(f"{self.name}: the microphone stopped sending audio",
+                                   "check that it is still connected, then try again") from None
             return np.zeros(0, dtype=np.float32)
+        self._last_block = time.monotonic()
         if self._resampler is not None:
             block = np.asarray(self._resampler.resample_chunk(block), dtype=np.float32)
         return block
@@ -340,7 +347,8 @@ class RecordingProgress:
 
 @dataclass(frozen=True)
 class RecordingResult:
-    """The recorded audio `float32 [n]` at `sample_rate`; `cancelled` when stopped early."""
+    """The recorded audio `float32 [n]` at `sample_rate`; `cancelled` when stopped early, `problem`
+    when the source failed part-way (what came before it is kept)."""
 
     audio: np.ndarray
     sample_rate: int
@@ -348,6 +356,7 @@ class RecordingResult:
     cancelled: bool
     overflows: int
     level: Level  # over the whole recording
+    problem: str | None = None
 
     @property
     def seconds(self) -> float:
@@ -384,7 +393,12 @@ def record(
     report_every = int(source.sample_rate * LEVEL_INTERVAL)
     next_report = 0
     while count < target and not cancel.is_set():
-        block = source.read(timeout=LEVEL_INTERVAL)
+        try:
+            block = source.read(timeout=LEVEL_INTERVAL)
+        except CaptureError as error:
+            if not blocks:
+                raise
+            return _result(source, blocks, seconds, cancelled=False, problem=str(error))
         if block is None:
             break
         block = block[: target - count]
@@ -423,7 +437,8 @@ def _count_down(source: AudioSource, countdown: int, on_countdown: Callable[[int
     return True
 
 
-def _result(source: AudioSource, blocks: list[np.ndarray], seconds: float, *,
-            cancelled: bool) -> RecordingResult:
+def _result(source: AudioSource, blocks: list[np.ndarray], seconds: float, *, cancelled: bool,
+            problem: str | None = None) -> RecordingResult:
     audio = np.concatenate(blocks).astype(np.float32) if blocks else np.zeros(0, dtype=np.float32)
-    return RecordingResult(audio, source.sample_rate, seconds, cancelled, source.overflows, Level.of(audio))
+    return RecordingResult(audio, source.sample_rate, seconds, cancelled, source.overflows, Level.of(audio),
+                           problem)

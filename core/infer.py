@@ -43,7 +43,7 @@ class StreamSettings:
 
     hop_seconds: float = 0.25
     smooth_windows: int = 3
-    threshold: float = 0.6
+    threshold: float = 0.5
     suppress_seconds: float = 1.5
     report_background: bool = False
 

@@ -41,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_source_arguments(listen)
     listen.add_argument("--seconds", type=float, help="stop after this much audio (default: until Ctrl-C)")
     listen.add_argument("--json", action="store_true", help="print one JSON object per decision")
-    listen.add_argument("--threshold", type=float, help="smallest confidence reported (default: 0.6)")
+    listen.add_argument("--threshold", type=float, help="smallest confidence reported (default: 0.5)")
     listen.add_argument("--hop", type=float, default=0.25,
                         help="seconds between windows (default: %(default)g)")
     listen.add_argument("--smooth", type=int, default=3, help="windows averaged (default: %(default)d)")
@@ -186,6 +186,9 @@ def cmd_record(args: argparse.Namespace) -> int:
     if result.audio.size == 0:
         print("cancelled before recording started; nothing saved", file=out)
         return 130 if result.cancelled else 1
+    if result.problem:
+        print(f"earshot: warning: {result.problem}; keeping the {result.seconds:.1f} s recorded before it",
+              file=out)
     stopped = "stopped early, keeping" if result.cancelled else "recorded"
     print(f"{stopped} {result.seconds:.1f} s (level {result.level.rms_db:.1f} dBFS, "
           f"peak {result.level.peak_db:.1f} dBFS"
@@ -229,7 +232,9 @@ def cmd_listen(args: argparse.Namespace) -> int:
         raise CaptureError("the listening time must be positive", "give --seconds 1 or more, or leave it out")
     classifier = load_classifier(args.model)
     project_name, saved = _project_settings(args.model)
-    threshold = args.threshold if args.threshold is not None else float(saved.get("threshold", 0.6))
+    threshold = args.threshold
+    if threshold is None:
+        threshold = float(saved.get("threshold", StreamSettings.threshold))
     settings = StreamSettings(hop_seconds=args.hop, smooth_windows=args.smooth, threshold=threshold,
                               report_background=args.background)
     streaming = StreamingClassifier(classifier, settings)

@@ -162,3 +162,41 @@ def test_unknown_device_names_say_how_to_list_them(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(capture, "list_input_devices", lambda: [])
     with pytest.raises(CaptureError, match="no microphone"):
         capture.find_input_device(None)
+
+
+class FailingSource:
+    """A test double: sound for `good` samples, then the device goes away."""
+
+    sample_rate = SR
+    name = "usb mic"
+    overflows = 0
+
+    def __init__(self, good: int) -> None:
+        self.audio = sine(good / SR)
+        self.position = 0
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def level(self) -> Level:
+        return Level()
+
+    def read(self, timeout: float = 0.1) -> np.ndarray | None:
+        if self.position >= self.audio.size:
+            raise CaptureError(f"{self.name}: the microphone stopped sending audio", "check it")
+        block = self.audio[self.position:self.position + 800]
+        self.position += block.size
+        return block
+
+
+def test_a_microphone_that_fails_part_way_keeps_what_came_before() -> None:
+    result = record(FailingSource(3 * SR), 10, countdown=0)
+    assert result.seconds == pytest.approx(3.0)
+    assert result.problem is not None and "stopped sending audio" in result.problem
+    assert not result.cancelled
+
+
+def test_a_microphone_that_fails_at_once_raises() -> None:
+    with pytest.raises(CaptureError, match="stopped sending"):
+        record(FailingSource(0), 10, countdown=0)
