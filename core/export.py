@@ -183,10 +183,14 @@ def predict_script() -> str:
 def readme(labels: list[str], metadata: dict[str, Any]) -> str:
     template = (TEMPLATES / "export_readme.md.txt").read_text()
     accuracy = metadata["accuracy"]
+
+    def percent(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.1%}"
+
     values = {
         "project": str(metadata.get("project", "")), "labels": ", ".join(labels),
         "sample_rate": str(metadata["sample_rate"]), "clip_seconds": f"{metadata['clip_seconds']:g}",
-        "float_accuracy": f"{accuracy['float32']:.1%}", "int8_accuracy": f"{accuracy['int8']:.1%}",
+        "float_accuracy": percent(accuracy["float32"]), "int8_accuracy": percent(accuracy["int8"]),
         "test_clips": str(accuracy["test_clips"]), "created": metadata["created"],
     }
     return re.sub(r"@(\w+)@", lambda m: values.get(m.group(1), m.group(0)), template)

@@ -189,3 +189,17 @@ def test_deployable_files_reject_a_zip_without_the_int8_model(tmp_path: Path) ->
     (tmp_path / "junk.zip").write_bytes(b"not a zip")
     with pytest.raises(DeployError, match="not a readable zip"):
         deployable_files(tmp_path / "junk.zip", BoardConfig())
+
+
+def test_export_readme_and_c_array_without_a_test_split() -> None:
+    from core.export import c_array, readme
+    from core.spec import FeatureSpec
+
+    meta = {"project": "words", "sample_rate": 16000, "clip_seconds": 1.0, "created": "today",
+            "accuracy": {"float32": None, "int8": None, "test_clips": 0}}
+    text = readme(["Background Noise", "yes"], meta)
+    assert "float32 n/a, int8 n/a" in text and "Background Noise, yes" in text and "@" not in text
+    quant = {"input": {"scale": 0.5, "zero_point": -3}, "output": {"scale": 1 / 256, "zero_point": -128}}
+    header, source = c_array(bytes(range(30)), ["a", 'say "hi"'], quant, FeatureSpec())
+    assert 'kEarshotLabels[kEarshotLabelCount] = {"a", "say \\"hi\\""}' in header
+    assert "g_model_int8_len = 30;" in source and "0x1d" in source
