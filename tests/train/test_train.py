@@ -124,3 +124,28 @@ def test_real_speech_is_recognised_on_unseen_speakers(trained_speech_project: Pr
     accuracy = float((classifier.scores_batch(clips).argmax(axis=1) == truth).mean())
     assert len(test) >= 80
     assert accuracy >= 0.75, f"accuracy {accuracy:.3f} on {len(test)} clips of unseen speakers (chance 0.25)"
+
+
+def test_the_model_converts_to_int8_and_agrees_with_float(trained_tone_project: Project,
+                                                          tmp_path: Path) -> None:
+    import keras
+
+    from core.dataset import load_clipset
+    from core.features import power_to_db
+    from core.model import tflite_bytes
+
+    latest = trained_tone_project.root / "models" / "latest"
+    model = keras.saving.load_model(latest / "model.keras")
+    float_model = load_classifier(latest)
+    clips = load_clipset(trained_tone_project, float_model.features, min_samples=20)
+    quantized = tflite_bytes(model, representative=power_to_db(clips.power[::2], float_model.features))
+    folder = tmp_path / "int8"
+    folder.mkdir()
+    (folder / "model_int8.tflite").write_bytes(quantized)
+    for name in ("labels.txt", "metadata.json"):
+        (folder / name).write_bytes((latest / name).read_bytes())
+    int8_model = load_classifier(folder)
+    assert int8_model._input["dtype"] == np.int8
+    fresh = np.concatenate([tone_clips(np.random.default_rng(5), f, 8) for f in (None, 300.0, 2000.0)])
+    agree = (int8_model.scores_batch(fresh).argmax(1) == float_model.scores_batch(fresh).argmax(1)).mean()
+    assert agree >= 0.9
