@@ -51,6 +51,7 @@ class DeployPane(ProjectTab):
             yield Label("Flash to board", classes="section")
             with Horizontal(classes="form-row"):
                 yield Select[str]([], prompt="Serial port", id="deploy-port")
+                yield Input(placeholder="board folder: /", id="flash-dir")
                 yield Button("Refresh", id="ports-btn", classes="compact")
                 yield Button("Flash", id="flash-btn", classes="compact")
             yield ProgressBar(total=100, id="flash-progress", show_eta=False)
@@ -169,8 +170,9 @@ class DeployPane(ProjectTab):
         except EarshotError as error:
             self.fail("Flash to board", error)
             return
-        config = BoardConfig(broker=push.host, port=push.port, user=push.username, password=push.password,
-                             topic=push.topic)
+        folder = self.query_one("#flash-dir", Input).value.strip() or "/"
+        config = BoardConfig(dir=folder, broker=push.host, port=push.port, user=push.username,
+                             password=push.password, topic=push.topic)
         self.query_one("#flash-btn", Button).disabled = True
         self.query_one("#flash-progress", ProgressBar).update(total=100, progress=0)
         self.flash(project, str(value), config)
@@ -190,7 +192,7 @@ class DeployPane(ProjectTab):
             self.post_message(FlashProgressed("exporting the model...", 0.0))
             exported = export_project(project.root, cancel=cancel)
             files = deployable_files(Path(exported.path), config)
-            result = flash_files(files, port, on_progress=progress, cancel=cancel)
+            result = flash_files(files, port, remote_dir=config.dir, on_progress=progress, cancel=cancel)
         except EarshotError as error:
             self.post_message(FlashFailed(error))
             return
