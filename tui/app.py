@@ -80,6 +80,12 @@ class EarshotApp(App[None]):
             self.call_after_refresh(self.query_one(ProjectPane).focus_default)
 
 
+    def on_unmount(self) -> None:
+        """Quitting while pushing: send what is queued (briefly) and disconnect cleanly."""
+        if self.publisher is not None:
+            self.publisher.stop(timeout=1.0)
+            self.publisher = None
+
     # -- projects ---------------------------------------------------------------------------
 
     def open_project(self, path: Path, *, create: bool = False, name: str | None = None) -> bool:

@@ -123,8 +123,9 @@ class DataPane(ProjectTab):
             except EarshotError as error:
                 self.fail("Cannot add the class", error)
                 return
+            self.query_one(ClassTable).show(project)
+            self.select_class(info.id)
             self.changed(f"added {info.name}")
-            self.call_after_refresh(self.select_class, info.id)
 
         self.app.push_screen(TextDialog("Add a Class: name", placeholder=f"Class{len(project.classes) + 1}"),
                              add)

@@ -18,6 +18,7 @@ from core.audio import is_audio_name
 class TextDialog(ModalScreen[str | None]):
     """Ask for one line of text (a class name, a file name)."""
 
+    AUTO_FOCUS = "#answer"
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, title: str, *, value: str = "", placeholder: str = "") -> None:

@@ -25,6 +25,7 @@ COUNTDOWN = 3
 class RecordDialog(ReportsWorkerFailures, ModalScreen[int]):
     """Returns the number of clips stored (0 when nothing was extracted)."""
 
+    AUTO_FOCUS = "#record-btn"
     BINDINGS = [
         Binding("r", "record", "Record 20 seconds"),
         Binding("s", "stop", "Stop"),
