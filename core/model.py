@@ -40,7 +40,7 @@ def configure_tensorflow(threads: int | None = None) -> Any:
 
 
 def build_model(input_shape: tuple[int, int, int], n_classes: int, *, mean: float, std: float,
-                width: int = 48, blocks: int = 4, dropout: float = 0.2) -> Any:
+                width: int = 64, blocks: int = 5, dropout: float = 0.2) -> Any:
     """A compiled-ready Keras model: `[batch, frames, mels, 1]` log-mel -> `[batch, n_classes]` softmax."""
     configure_tensorflow()
     import keras
