@@ -97,6 +97,9 @@ def sounddevice() -> Any:
     except OSError as exc:  # sounddevice raises OSError when libportaudio2 is missing
         message = "audio input is unavailable: the PortAudio library is missing"
         raise CaptureError(message, PORTAUDIO_HINT) from exc
+    except ImportError as exc:
+        raise CaptureError("audio input is unavailable: the sounddevice package is missing",
+                           "reinstall earshot: pip install -e .") from exc
     return sd
 
 
