@@ -230,13 +230,13 @@ def cmd_listen(args: argparse.Namespace) -> int:
 
     if args.seconds is not None and args.seconds <= 0:
         raise CaptureError("the listening time must be positive", "give --seconds 1 or more, or leave it out")
-    classifier = load_classifier(args.model)
     project_name, saved = _project_settings(args.model)
     threshold = args.threshold
     if threshold is None:
         threshold = float(saved.get("threshold", StreamSettings.threshold))
     settings = StreamSettings(hop_seconds=args.hop, smooth_windows=args.smooth, threshold=threshold,
                               report_background=args.background)
+    classifier = load_classifier(args.model)
     streaming = StreamingClassifier(classifier, settings)
     name = project_name or getattr(classifier, "metadata", {}).get("project") or args.model.stem
     publisher = _start_push(args, name)

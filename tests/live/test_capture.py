@@ -141,6 +141,13 @@ raise SystemExit(main(sys.argv[1:]))
     replay = earshot("record", str(tmp_path / "p"), "Background Noise", "--seconds", "1", "--input",
                      str(tmp_path / "missing.wav"))
     assert replay.returncode == 1 and "no such file" in replay.stderr
+    from core.audio import save_wav
+
+    take = save_wav(tmp_path / "take.wav", sine(3.0, amplitude=0.1), SR)
+    from_file = earshot("record", str(tmp_path / "p"), "Background Noise", "--input", str(take),
+                        "--speed", "0")
+    assert from_file.returncode == 0, from_file.stderr  # a file needs no PortAudio
+    assert "3 clips" in from_file.stdout
 
 
 def test_unknown_device_names_say_how_to_list_them(monkeypatch: pytest.MonkeyPatch) -> None:
