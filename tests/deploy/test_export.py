@@ -163,3 +163,18 @@ def test_export_of_an_untrained_project_says_train_first(tmp_path: Path) -> None
     assert "earshot train" in (info.value.hint or "")
     with pytest.raises(DeployError, match="not an earshot project"):
         export_project(tmp_path)
+
+
+@pytest.mark.hardware
+def test_flash_of_a_project_exports_it_and_the_board_gets_the_int8_model(
+        trained_project: Path, micropython_board: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.deploy.test_flash_board import read_back
+
+    command = ["flash", str(trained_project), "--port", micropython_board, "--dir", "/home", "--json"]
+    assert earshot_main(command) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["written"] == ["model_int8.tflite", "labels.txt", "metadata.json", "main.py"]
+    with zipfile.ZipFile(trained_project / "words-model.zip") as archive:
+        expected = {name: archive.read(name) for name in ("model_int8.tflite", "labels.txt")}
+    held = read_back(micropython_board, ["/home/model_int8.tflite", "/home/labels.txt"])
+    assert held == {f"/home/{name}": data for name, data in expected.items()}
