@@ -28,8 +28,8 @@ from core.spec import BACKGROUND_NOISE, IMBALANCE_RATIO, AudioSpec, FeatureSpec
 class Augment:
     """Augmentation strengths (chosen on the benchmark in bench/accuracy.py)."""
 
-    noise_probability: float = 0.8
-    snr_db: tuple[float, float] = (0.0, 20.0)
+    noise_probability: float = 0.5
+    snr_db: tuple[float, float] = (5.0, 25.0)
     gain_db: tuple[float, float] = (-6.0, 6.0)
     max_shift_frames: int = 10
     time_masks: int = 1
