@@ -172,7 +172,7 @@ class MicrophoneSource(_ContextSource):
     """
 
     def __init__(self, sample_rate: int, device: int | str | None = None, *, device_rate: int | None = None,
-                 block_seconds: float = 0.02, max_queued_seconds: float = 30.0) -> None:
+                 block_seconds: float = 0.01, max_queued_seconds: float = 30.0) -> None:
         self.sample_rate = int(sample_rate)
         self.device = find_input_device(device)
         self.name = self.device.name
@@ -226,7 +226,7 @@ class MicrophoneSource(_ContextSource):
         try:
             self._stream = sd.InputStream(
                 device=self.device.index, samplerate=self.device_rate, channels=channels, dtype="float32",
-                blocksize=int(self.device_rate * self._block_seconds), callback=self._callback,
+                blocksize=int(self.device_rate * self._block_seconds), latency="low", callback=self._callback,
             )
             self._stream.start()
         except sd.PortAudioError as exc:
