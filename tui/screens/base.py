@@ -49,6 +49,9 @@ class ProjectTab(ReportsWorkerFailures, TabPane):
     def action_focus_default(self) -> None:
         self.focus_default()
 
+    def action_focus_field(self, selector: str) -> None:
+        self.query_one(selector).focus()
+
     def on_show(self) -> None:
         """Focus the tab's main widget unless the user is on the tab bar, then run `shown`."""
         focused = self.app.focused

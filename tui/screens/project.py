@@ -22,9 +22,9 @@ class ProjectPane(ProjectTab):
     TAB_ID = "project"
     DEFAULT_FOCUS = "#recent"
     BINDINGS = [
-        Binding("n", "focus('#new-name')", "New project"),
-        Binding("o", "focus('#open-path')", "Open"),
-        Binding("r", "focus('#recent')", "Recent"),
+        Binding("n", "focus_field('#new-name')", "New project"),
+        Binding("o", "focus_field('#open-path')", "Open"),
+        Binding("r", "focus_field('#recent')", "Recent"),
         Binding("m", "open_demo", "Demo"),
     ]
 

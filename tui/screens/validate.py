@@ -51,7 +51,7 @@ class ValidatePane(ProjectTab):
         Binding("l", "listen", "Listen"),
         Binding("s", "stop", "Stop"),
         Binding("f", "classify_file", "Classify a file"),
-        Binding("m", "focus('#validate-mic')", "Microphone"),
+        Binding("m", "focus_field('#validate-mic')", "Microphone"),
     ]
 
     def __init__(self) -> None:
