@@ -19,6 +19,7 @@ def _bindings(owner: type) -> list[Binding]:
 def key_sections() -> list[tuple[str, list[Binding]]]:
     """(section, bindings) for the app, each tab and each dialog, in workflow order."""
     from tui.app import EarshotApp
+    from tui.screens.base import ProjectTab
     from tui.screens.data import DataPane
     from tui.screens.deploy import DeployPane
     from tui.screens.dialogs import ConfirmDialog, PathDialog, TextDialog
@@ -28,7 +29,7 @@ def key_sections() -> list[tuple[str, list[Binding]]]:
     from tui.screens.validate import ValidatePane
 
     owners: list[tuple[str, type]] = [
-        ("Everywhere", EarshotApp), ("Project", ProjectPane), ("Data", DataPane),
+        ("Everywhere", EarshotApp), ("Every tab", ProjectTab), ("Project", ProjectPane), ("Data", DataPane),
         ("Record", RecordDialog), ("Train", TrainPane), ("Validate", ValidatePane),
         ("Deploy", DeployPane), ("Yes/no questions", ConfirmDialog), ("File picker", PathDialog),
         ("Text input", TextDialog),
