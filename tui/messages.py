@@ -7,13 +7,27 @@ terminal drops stale ones instead of queueing them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from textual.message import Message
 
 from core.errors import EarshotError
+
+
+class CanPost(Protocol):
+    def post_message(self, message: Message) -> bool: ...
+
+
+def poster(target: CanPost, make: Callable[..., Message]) -> Callable[..., None]:
+    """A progress callback for core that posts `make(*args)` to `target` (safe from any thread)."""
+
+    def post(*args: Any) -> None:
+        target.post_message(make(*args))
+
+    return post
 
 
 @dataclass

@@ -23,6 +23,7 @@ from tui.messages import (
     PortsListed,
     PushStatusChanged,
     PushStopped,
+    poster,
 )
 from tui.screens.base import ProjectTab
 
@@ -110,7 +111,7 @@ class DeployPane(ProjectTab):
         cancel = get_current_worker().cancelled_event
         try:
             result = export_project(project.root, cancel=cancel,
-                                    on_status=lambda text: self.post_message(FlashProgressed(text, -1.0)))
+                                    on_status=poster(self, lambda text: FlashProgressed(text, -1.0)))
         except EarshotError as error:
             self.post_message(ActionFailed("Export Model failed", error))
             return
@@ -249,8 +250,8 @@ class DeployPane(ProjectTab):
         try:
             settings = self.push_settings(project)
             save_push_settings(project, settings)
-            publisher = MqttPublisher(settings, on_status=lambda s: self.post_message(
-                PushStatusChanged(s.message)))
+            on_status = poster(self, lambda status: PushStatusChanged(status.message))
+            publisher = MqttPublisher(settings, on_status=on_status)
             publisher.start()
         except EarshotError as error:
             self.fail("Real-time Result Push", error)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
@@ -40,7 +42,7 @@ def key_sections() -> list[tuple[str, list[Binding]]]:
 class HelpScreen(ModalScreen[None]):
     """Every key, one row each."""
 
-    BINDINGS: list[BindingType] = [Binding("escape,q,question_mark", "close", "Close help")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,question_mark", "close", "Close help")]
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog dialog-tall", id="help"):

@@ -15,7 +15,14 @@ from textual.worker import get_current_worker
 from core.errors import EarshotError
 from core.project import ClassInfo, Project
 from core.spec import RECORD_SECONDS
-from tui.messages import ActionFailed, MicrophonesListed, RecordingFinished, RecordingTicked, SamplesExtracted
+from tui.messages import (
+    ActionFailed,
+    MicrophonesListed,
+    RecordingFinished,
+    RecordingTicked,
+    SamplesExtracted,
+    poster,
+)
 from tui.screens.base import ReportsWorkerFailures
 from tui.widgets.level_meter import LevelMeter
 
@@ -110,8 +117,8 @@ class RecordDialog(ReportsWorkerFailures, ModalScreen[int]):
             try:
                 result = record(
                     source, self.seconds, countdown=COUNTDOWN, cancel=cancel,
-                    on_countdown=lambda n: self.post_message(RecordingTicked(0.0, self.seconds, n)),
-                    on_progress=lambda p: self.post_message(RecordingTicked(p.elapsed, self.seconds)),
+                    on_countdown=poster(self, lambda n: RecordingTicked(0.0, self.seconds, n)),
+                    on_progress=poster(self, lambda p: RecordingTicked(p.elapsed, self.seconds)),
                 )
             finally:
                 self._source = None

@@ -15,7 +15,7 @@ from textual.worker import get_current_worker
 from core.errors import EarshotError, TrainingError
 from core.project import Project
 from core.spec import TrainSpec
-from tui.messages import EpochEnded, TrainingFailed, TrainingFinished, TrainingStatus
+from tui.messages import EpochEnded, TrainingFailed, TrainingFinished, TrainingStatus, poster
 from tui.reading import read_confusion, read_curves
 from tui.screens.base import ProjectTab
 from tui.widgets.charts import MetricChart
@@ -145,8 +145,8 @@ class TrainPane(ProjectTab):
         if project is None or self.training:
             return
         try:
-            values = [self.query_one(f, Input).value for f in ("#epochs", "#batch", "#rate")]
-            spec = parse_settings(*values, base=project.train_spec)
+            epochs, batch, rate = (self.query_one(f, Input).value for f in ("#epochs", "#batch", "#rate"))
+            spec = parse_settings(epochs, batch, rate, base=project.train_spec)
             if spec != project.train_spec:
                 project.set_train_spec(spec)
         except EarshotError as error:
@@ -169,8 +169,7 @@ class TrainPane(ProjectTab):
         cancel = get_current_worker().cancelled_event
         try:
             result = train(project, spec, cancel=cancel,
-                           on_epoch=lambda metrics: self.post_message(EpochEnded(metrics)),
-                           on_status=lambda text: self.post_message(TrainingStatus(text)))
+                           on_epoch=poster(self, EpochEnded), on_status=poster(self, TrainingStatus))
         except TrainingCancelled:
             self.post_message(TrainingFinished(None, cancelled=True))
             return
