@@ -44,8 +44,8 @@ class Tmux:
     def keys(self, *keys: str) -> None:
         self.run("send-keys", "-t", self.name, *keys)
 
-    def screen(self) -> str:
-        return self.run("capture-pane", "-p", "-t", self.name)
+    def screen(self, *, escapes: bool = False) -> str:
+        return self.run("capture-pane", "-p", *(["-e"] if escapes else []), "-t", self.name)
 
     def wait_for(self, text: str, timeout: float = 30.0) -> str:
         deadline = time.monotonic() + timeout
@@ -154,3 +154,26 @@ def test_record_train_listen_in_tmux(pulse_mic: PulseMic, tmux_project: Path,
         tmux.kill()
     assert "Traceback" not in screen
     Project.open(tmux_project)  # still a valid project
+
+
+@pytest.mark.parametrize("term", ["xterm", "xterm-256color"])
+def test_earshot_alone_opens_the_project_here(term: str, words_project: Path, tmp_path: Path) -> None:
+    """`earshot` with no command, in a project folder, in a 16-colour and a 256-colour terminal."""
+    env = {"TERM": term, "COLORTERM": "", "XDG_CONFIG_HOME": str(tmp_path / "config"),
+           "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    tmux = Tmux(f"colours-{term}")
+    tmux.start([str(EARSHOT)], env, words_project / "samples")
+    try:
+        screen = tmux.wait_for("Classes", 30)
+        assert "Background Noise" in screen and "24 ✓" in screen
+        coloured = tmux.screen(escapes=True)
+        extended = "38;5;" in coloured or "38;2;" in coloured
+        assert extended == (term == "xterm-256color")  # only the 16 basic colours in a plain xterm
+        tmux.keys("?")
+        tmux.wait_for("Keys (Tab moves")
+        tmux.keys("Escape")
+        time.sleep(0.5)
+        tmux.keys("C-q")
+        tmux.wait_for("EARSHOT-EXITED 0", 15)
+    finally:
+        tmux.kill()
