@@ -5,9 +5,11 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
+import pytest
 from textual.widgets import DataTable
 
 from core.project import Project
+from tests.fixtures.pulse import PulseMic
 from tests.tui.test_workflow import Recorder, answer_text, settle
 from tui import messages as msg
 from tui.app import EarshotApp
@@ -60,3 +62,18 @@ async def test_class_and_sample_edits(words_project: Path, tmp_path: Path) -> No
         assert len(exported) == 1 and exported[0].count == 23  # type: ignore[attr-defined]
         with zipfile.ZipFile(tmp_path / "yes-samples.zip") as archive:
             assert len([n for n in archive.namelist() if n.endswith(".wav")]) == 23
+
+
+@pytest.mark.hardware
+async def test_play_sample_through_pulseaudio(words_project: Path, pulse_mic: PulseMic) -> None:
+    recorder = Recorder()
+    app = EarshotApp(words_project, prewarm=False)
+    async with app.run_test(size=(100, 34), message_hook=recorder) as pilot:
+        await pilot.pause()
+        await pilot.press("p")  # the first sample of Background Noise, played on the default output
+        await settle(app, pilot)
+        assert not recorder.of(msg.ActionFailed), recorder.of(msg.ActionFailed)[0].error  # type: ignore
+        played = recorder.of(msg.SamplePlayed)
+        assert len(played) == 1
+        project = Project.open(words_project)
+        assert played[0].path == project.samples(project.classes[0])[0]  # type: ignore[attr-defined]
