@@ -40,7 +40,8 @@ def configure_tensorflow(threads: int | None = None) -> Any:
 
 
 def build_model(input_shape: tuple[int, int, int], n_classes: int, *, mean: float, std: float,
-                width: int = 64, blocks: int = 5, dropout: float = 0.2) -> Any:
+                width: int = 64, blocks: int = 5, dropout: float = 0.2,
+                downsample_at: tuple[int, ...] = (1, 2)) -> Any:
     """A compiled-ready Keras model: `[batch, frames, mels, 1]` log-mel -> `[batch, n_classes]` softmax."""
     configure_tensorflow()
     import keras
@@ -52,7 +53,7 @@ def build_model(input_shape: tuple[int, int, int], n_classes: int, *, mean: floa
     x = layers.BatchNormalization(momentum=0.9, name="stem_bn")(x)
     x = layers.ReLU(name="stem_relu")(x)
     for i in range(blocks):
-        stride = (2, 2) if i in (1, 2) else (1, 1)
+        stride = (2, 2) if i in downsample_at else (1, 1)
         x = layers.DepthwiseConv2D(3, strides=stride, padding="same", use_bias=False, name=f"dw{i}")(x)
         x = layers.BatchNormalization(momentum=0.9, name=f"dw{i}_bn")(x)
         x = layers.ReLU(name=f"dw{i}_relu")(x)

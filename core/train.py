@@ -35,7 +35,8 @@ from core.project import Project
 from core.spec import FeatureSpec, TrainSpec
 
 LATEST = "latest"
-CALIBRATION_CLIPS = 256
+CALIBRATION_CLIPS = 256  # for the saved model
+EPOCH_CALIBRATION_CLIPS = 64  # for the per-epoch test metrics (cheaper)
 CALIBRATION_BATCH = 128
 PREVIOUS = "previous"
 
@@ -133,7 +134,7 @@ class _Fitter:
         probe = keras.Model(self.model.inputs, [layer.input for layer in self.norms])
         self.probe_step = tf.function(lambda x: probe(x, training=True), input_signature=signature[:1])
         calibration = np.random.default_rng(spec.seed).permutation(train_idx)[:CALIBRATION_CLIPS]
-        self.calibration = _features(clips.power[np.sort(calibration)], features)
+        self.calibration = _features(clips.power[calibration], features)  # random order: any prefix
 
     def _train_step(self, x: Any, y: Any, w: Any) -> Any:
         with self.tf.GradientTape() as tape:
@@ -143,7 +144,7 @@ class _Fitter:
         self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables, strict=True))
         return loss, scores
 
-    def calibrate(self) -> None:
+    def calibrate(self, clips: int = CALIBRATION_CLIPS) -> None:
         """Set every BatchNorm's statistics to those of clean training clips ("precise BN").
 
         Training batches are augmented and the weights move fast, so the running averages lag behind
@@ -152,9 +153,10 @@ class _Fitter:
         """
         sums: list[np.ndarray] = []
         squares: list[np.ndarray] = []
-        chunks = range(0, len(self.calibration), CALIBRATION_BATCH)
+        calibration = self.calibration[:clips]
+        chunks = range(0, len(calibration), CALIBRATION_BATCH)
         for first in chunks:
-            outputs = self.probe_step(self.calibration[first:first + CALIBRATION_BATCH])
+            outputs = self.probe_step(calibration[first:first + CALIBRATION_BATCH])
             for k, out in enumerate(outputs):
                 value = out.numpy().reshape(-1, out.shape[-1]).astype(np.float64)
                 if len(sums) <= k:
@@ -191,7 +193,7 @@ class _Fitter:
                 seen += len(batch)
                 correct += int((scores.numpy().argmax(axis=1) == y).sum())
                 loss_sum += float(loss) * len(batch)
-            self.calibrate()
+            self.calibrate(EPOCH_CALIBRATION_CLIPS)
             test_acc, test_loss = self._test_metrics(test_x, test_y)
             metrics = EpochMetrics(epoch, spec.epochs, correct / seen, loss_sum / seen, test_acc, test_loss,
                                    time.perf_counter() - start)
@@ -230,6 +232,7 @@ def train(project: Project, spec: TrainSpec | None = None, *,
     history = fitter.run(on_epoch, cancel)
     if cancel is not None and cancel.is_set():
         raise TrainingCancelled("training cancelled; the previous model is unchanged")
+    fitter.calibrate()
     train_scores = fitter.predict(_features(clips.power[train_idx], features))
     test_scores = fitter.predict(_features(clips.power[test_idx], features))
     train_accuracy = float((train_scores.argmax(axis=1) == clips.targets[train_idx]).mean())

@@ -36,7 +36,6 @@ def test_training_saves_a_complete_model(trained_tone_project: Project) -> None:
     assert {"created", "version", "confusion", "test_split", "metrics", "input_shape"} <= meta.keys()
     assert len(meta["test_split"]) == sum(map(sum, meta["confusion"])) == 12  # 15% of 24 per class
     assert all((trained_tone_project.root / item["file"]).is_file() for item in meta["test_split"])
-    assert meta["metrics"]["test_accuracy"] == meta["history"][-1]["test_accuracy"]
     # tones are easy: the saved TFLite model must hear them in fresh clips
     classifier = load_classifier(trained_tone_project.root)
     rng = np.random.default_rng(99)
