@@ -126,13 +126,14 @@ class _Fitter:
         tf = self.tf
         signature = (tf.TensorSpec((None, *features.input_shape), tf.float32),
                      tf.TensorSpec((None,), tf.int64), tf.TensorSpec((None,), tf.float32))
-        self.train_step = tf.function(self._train_step, input_signature=signature)
+        self.train_step = tf.function(self._train_step, input_signature=signature, autograph=False)
         self.predict_step = tf.function(lambda x: self.model(x, training=False),
-                                        input_signature=signature[:1])
+                                        input_signature=signature[:1], autograph=False)
         self.norms = [layer for layer in self.model.layers
                       if isinstance(layer, keras.layers.BatchNormalization)]
         probe = keras.Model(self.model.inputs, [layer.input for layer in self.norms])
-        self.probe_step = tf.function(lambda x: probe(x, training=True), input_signature=signature[:1])
+        self.probe_step = tf.function(lambda x: probe(x, training=True), input_signature=signature[:1],
+                                      autograph=False)
         calibration = np.random.default_rng(spec.seed).permutation(train_idx)[:CALIBRATION_CLIPS]
         self.calibration = _features(clips.power[calibration], features)  # random order: any prefix
 
