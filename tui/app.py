@@ -79,7 +79,6 @@ class EarshotApp(App[None]):
         else:
             self.call_after_refresh(self.query_one(ProjectPane).focus_default)
 
-
     def on_unmount(self) -> None:
         """Quitting while pushing: send what is queued (briefly) and disconnect cleanly."""
         if self.publisher is not None:
@@ -134,6 +133,8 @@ class EarshotApp(App[None]):
     # -- navigation -------------------------------------------------------------------------
 
     def action_show_tab(self, tab: str) -> None:
+        if len(self.screen_stack) > 1:
+            return  # a dialog is open: it answers first
         self.screen.set_focus(None)  # a focused widget in the old tab would switch back to it
         self.query_one(TabbedContent).active = tab
 

@@ -96,3 +96,30 @@ async def test_silent_microphone_is_reported(noise_project: Path) -> None:
         assert "silence" in failed[0].error.message  # type: ignore[attr-defined]
         assert dialog.query_one("#extract-btn").disabled
         assert Project.open(noise_project).recordings(Project.open(noise_project).classes[0]) == []
+
+
+class BrokenBackend:
+    """A backend with a bug: listing microphones raises something that is not an EarshotError."""
+
+    def microphones(self) -> list[tuple[str, str]]:
+        raise RuntimeError("device table corrupted")
+
+    def open_microphone(self, key: str | None, sample_rate: int) -> WavFileSource:
+        raise AssertionError("never reached")
+
+
+async def test_unexpected_worker_failure_is_reported_once(noise_project: Path) -> None:
+    app = EarshotApp(noise_project, backend=BrokenBackend(), prewarm=False)
+    async with app.run_test(size=(100, 34)) as pilot:
+        await pilot.pause()
+        await pilot.press("r")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert isinstance(app.screen, RecordDialog)  # the app keeps running
+        await pilot.press("3")  # tab keys wait while a dialog is open
+        await pilot.pause()
+        assert isinstance(app.screen, RecordDialog)
+        errors = [n for n in app._notifications if n.severity == "error"]
+        assert len(errors) == 1
+        assert errors[0].title == "List microphones failed unexpectedly"
+        assert "RuntimeError: device table corrupted" in errors[0].message
