@@ -6,6 +6,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from core import __version__
 from core.errors import EarshotError
@@ -34,6 +35,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def route(parser: argparse.ArgumentParser, words: list[str]) -> list[str]:
+    """No command, or only a folder (`earshot DIR`), opens the app."""
+    commands = {name for action in parser._actions
+                if isinstance(action, argparse._SubParsersAction) for name in action.choices}
+    if not words:
+        return ["tui"]
+    if len(words) == 1 and words[0] not in commands and Path(words[0]).is_dir():
+        return ["tui", *words]
+    return words
+
+
 def report_error(error: EarshotError) -> None:
     """One line on stderr: what went wrong and what to do."""
     hint = f" ({error.hint})" if error.hint else ""
@@ -42,9 +54,7 @@ def report_error(error: EarshotError) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        args = parser.parse_args(["tui", *([] if argv is None else list(argv))])
+    args = parser.parse_args(route(parser, sys.argv[1:] if argv is None else list(argv)))
     try:
         return int(args.func(args) or 0)
     except EarshotError as error:
