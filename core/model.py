@@ -41,7 +41,7 @@ def configure_tensorflow(threads: int | None = None) -> Any:
 
 def build_model(input_shape: tuple[int, int, int], n_classes: int, *, mean: float, std: float,
                 width: int = 64, blocks: int = 5, dropout: float = 0.2,
-                downsample_at: tuple[int, ...] = (1, 2)) -> Any:
+                downsample_at: tuple[int, ...] = (0, 1)) -> Any:
     """A compiled-ready Keras model: `[batch, frames, mels, 1]` log-mel -> `[batch, n_classes]` softmax."""
     configure_tensorflow()
     import keras
