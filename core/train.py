@@ -58,7 +58,8 @@ class EpochMetrics:
     seconds: float
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """Plain values; test metrics are None when there is no test split."""
+        return {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in asdict(self).items()}
 
 
 @dataclass
