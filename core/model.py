@@ -51,9 +51,9 @@ def build_model(input_shape: tuple[int, int, int], n_classes: int, *, mean: floa
     x = layers.Rescaling(1.0 / max(std, 1e-6), offset=-mean / max(std, 1e-6), name="normalise")(inputs)
     if band_normalise:
         # Off by default. A second channel with each mel band's mean over the clip removed (free of mic
-        # and speaker tilt); measured on bench/accuracy.py fold 0: gtzan5 window 0.69 -> 0.71, vote
-        # 0.73 -> 0.77, but speech_commands 0.91 -> 0.87. Removing the mean outright (one channel) gave
-        # fsdd 0.78 -> 0.89 and speech 0.91 but gtzan5 window 0.69 -> 0.59.
+        # and speaker tilt); measured on bench/accuracy.py fold 0: fsdd 0.78 -> 0.82, gtzan5 window
+        # 0.69 -> 0.71 and vote 0.73 -> 0.77, but speech_commands 0.91 -> 0.87. Removing the mean
+        # outright (one channel) gave fsdd 0.78 -> 0.89 and speech 0.91, but gtzan5 window 0.69 -> 0.59.
         frames = int(input_shape[0])
         band_mean = layers.UpSampling2D((frames, 1), name="band_tile")(
             layers.AveragePooling2D((frames, 1), name="band_mean")(x))
