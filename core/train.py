@@ -36,7 +36,7 @@ from core.spec import FeatureSpec, TrainSpec
 
 LATEST = "latest"
 CALIBRATION_CLIPS = 256  # for the saved model
-EPOCH_CALIBRATION_CLIPS = 64  # for the per-epoch test metrics (cheaper)
+EPOCH_CALIBRATION_CLIPS = 32  # for the per-epoch test metrics (cheaper)
 CALIBRATION_BATCH = 128
 PREVIOUS = "previous"
 
