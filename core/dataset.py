@@ -2,8 +2,10 @@
 
 Features are cached as mel *power* per clip under `<project>/.cache/features/<spec hash>/`, keyed by
 the clip's content hash, so retraining never recomputes them. Augmentation works on mel power, where
-mixing in Background Noise and changing gain are plain additions and products, then converts to dB
-and applies SpecAugment-style masks, so one epoch of augmented batches costs milliseconds.
+mixing in Background Noise and changing gain are plain additions and products; speaker and track
+variation is modelled by warping the mel axis, stretching the frame axis and a random smooth EQ; then
+it converts to dB and applies SpecAugment-style masks, so one epoch of augmented batches costs
+milliseconds.
 """
 
 from __future__ import annotations
@@ -36,6 +38,11 @@ class Augment:
     time_mask_frames: int = 10
     freq_masks: int = 1
     freq_mask_bands: int = 6
+    # Speaker and track variation (measured together on bench/accuracy.py, 1 fold each: fsdd
+    # 0.776 -> 0.886 on an unseen speaker; see the commit for gtzan5 and speech_commands).
+    freq_warp: tuple[float, float] = (0.85, 1.15)  # mel axis scaled by a random factor (VTLP-like)
+    time_stretch: tuple[float, float] = (0.8, 1.2)  # frame axis resampled by a random factor
+    eq_db: float = 6.0  # a smooth random gain curve over the mel bands, within +-eq_db
 
 
 @dataclass
@@ -175,6 +182,15 @@ def augment(power: np.ndarray, noise: np.ndarray | None, spec: FeatureSpec, rng:
                     x[i, :shift] = floor[i]
                 else:
                     x[i, shift:] = floor[i]
+    if settings.freq_warp != (1.0, 1.0):
+        x = _resample_axis(x, np.asarray(rng.uniform(*settings.freq_warp, n)), axis=2)
+    if settings.time_stretch != (1.0, 1.0):
+        x = _resample_axis(x, np.asarray(rng.uniform(*settings.time_stretch, n)), axis=1)
+    if settings.eq_db > 0:
+        # Three random control points (low, mid, high bands) joined linearly: a mic or room colour.
+        points = rng.uniform(-settings.eq_db, settings.eq_db, (n, 3))
+        curve = np.stack([np.interp(np.arange(mels), [0, (mels - 1) / 2, mels - 1], p) for p in points])
+        x *= (10.0 ** (curve / 10.0)).astype(np.float32)[:, None, :]
     db = power_to_db(x, spec)
     fill = db.mean(axis=(1, 2))
     for i in range(n):
@@ -187,3 +203,22 @@ def augment(power: np.ndarray, noise: np.ndarray | None, spec: FeatureSpec, rng:
             start = rng.integers(0, mels - width + 1)
             db[i, :, start:start + width] = fill[i]
     return db
+
+
+def _resample_axis(x: np.ndarray, factors: np.ndarray, *, axis: int) -> np.ndarray:
+    """Stretch each clip of `x` `[n, frames, mels]` along `axis` by its factor (linear interpolation).
+
+    A factor above 1 spreads the content out (for mel bands: a lower voice moved up); positions beyond
+    the ends repeat the edge value. Frames stretch about the clip centre, mel bands about band 0.
+    """
+    size = x.shape[axis]
+    grid = np.arange(size, dtype=np.float64)
+    centre = (size - 1) / 2 if axis == 1 else 0.0
+    source = np.clip(centre + (grid[None, :] - centre) / factors[:, None], 0, size - 1)
+    low = np.floor(source).astype(np.int64)
+    high = np.minimum(low + 1, size - 1)
+    frac = (source - low).astype(np.float32)
+    shape = (len(x), size, 1) if axis == 1 else (len(x), 1, size)
+    low, high, frac = low.reshape(shape), high.reshape(shape), frac.reshape(shape)
+    return (np.take_along_axis(x, low, axis=axis) * (1 - frac)
+            + np.take_along_axis(x, high, axis=axis) * frac).astype(np.float32)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -61,6 +62,27 @@ def test_augment_is_seeded_bounded_and_mixes_noise(rng: np.random.Generator) -> 
     noisy = augment(power, noise, spec, np.random.default_rng(1), loud)
     assert (noisy >= clean - 1e-4).all() and noisy.mean() > clean.mean() + 1.0  # 0 dB SNR: about +3 dB
     assert power.max() <= 1.0  # the input is never changed in place
+
+
+def test_frequency_warp_time_stretch_and_eq_move_energy_where_expected() -> None:
+    spec = FeatureSpec()
+    centre = (spec.n_frames - 1) // 2  # 48: frames stretch about the centre, bands about band 0
+    power = np.full((1, spec.n_frames, spec.n_mels), 1e-4, np.float32)
+    power[0, centre + 10, 10] = 1.0
+    still = Augment(noise_probability=0, gain_db=(0, 0), max_shift_frames=0, time_masks=0, freq_masks=0,
+                    freq_warp=(1, 1), time_stretch=(1, 1), eq_db=0)
+    for factor in (0.8, 1.0, 1.2):
+        stretched = replace(still, freq_warp=(factor, factor), time_stretch=(factor, factor))
+        db = augment(power, None, spec, np.random.default_rng(0), stretched)[0]
+        frame, band = np.unravel_index(db.argmax(), db.shape)
+        assert (frame, band) == (centre + round(10 * factor), round(10 * factor))
+    flat = np.ones((4, spec.n_frames, spec.n_mels), np.float32)
+    coloured = augment(flat, None, spec, np.random.default_rng(0), replace(still, eq_db=6.0))
+    reference = augment(flat, None, spec, np.random.default_rng(0), still)
+    gain = coloured - reference  # dB per band, the same for every frame
+    assert np.allclose(gain, gain[:, :1, :], atol=1e-4) and np.abs(gain).max() <= 6.0 + 1e-4
+    assert np.abs(np.diff(gain[:, 0, :], axis=1)).max() < 12.0 / (spec.n_mels / 2) + 1e-4  # smooth
+    assert gain.std() > 1.0  # and not a no-op
 
 
 def test_features_are_cached_per_clip(make_tone_project: Callable[..., Project],
