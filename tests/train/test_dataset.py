@@ -55,10 +55,10 @@ def test_augment_is_seeded_bounded_and_mixes_noise(rng: np.random.Generator) -> 
     first = augment(power, noise, spec, np.random.default_rng(1), Augment())
     again = augment(power, noise, spec, np.random.default_rng(1), Augment())
     assert first.shape == power.shape and np.isfinite(first).all() and np.array_equal(first, again)
-    plain = Augment(noise_probability=0, gain_db=(0, 0), max_shift_frames=0, time_masks=0, freq_masks=0)
+    plain = Augment(noise_probability=0, gain_db=(0, 0), max_shift_frames=0, time_masks=0, freq_masks=0,
+                    freq_warp=(1, 1), time_stretch=(1, 1), eq_db=0)
     clean = augment(power, noise, spec, np.random.default_rng(1), plain)
-    loud = Augment(noise_probability=1, snr_db=(0, 0), gain_db=(0, 0), max_shift_frames=0, time_masks=0,
-                   freq_masks=0)
+    loud = replace(plain, noise_probability=1, snr_db=(0, 0))
     noisy = augment(power, noise, spec, np.random.default_rng(1), loud)
     assert (noisy >= clean - 1e-4).all() and noisy.mean() > clean.mean() + 1.0  # 0 dB SNR: about +3 dB
     assert power.max() <= 1.0  # the input is never changed in place
