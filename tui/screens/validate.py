@@ -13,6 +13,7 @@ from textual.widgets import Button, Input, Label, RichLog, Select, Static
 from textual.worker import get_current_worker
 
 from core.errors import CaptureError, EarshotError
+from core.infer import StreamSettings
 from core.project import Project
 from tui.messages import (
     ActionFailed,
@@ -27,17 +28,15 @@ from tui.screens.dialogs import PathDialog
 from tui.widgets.score_bars import ScoreBars, TopLabel
 
 SECTION = "validate"
+DEFAULTS = StreamSettings()
 
 
 def parse_stream_settings(threshold: str, smoothing: str) -> Any:
     """The form's threshold and smoothing as core.infer.StreamSettings (blank = default)."""
-    from core.infer import StreamSettings
-
-    defaults = StreamSettings()
     try:
-        return StreamSettings(threshold=float(threshold) if threshold.strip() else defaults.threshold,
-                              smooth_windows=int(smoothing) if smoothing.strip() else defaults.smooth_windows,
-                              hop_seconds=defaults.hop_seconds)
+        return StreamSettings(threshold=float(threshold) if threshold.strip() else DEFAULTS.threshold,
+                              smooth_windows=int(smoothing) if smoothing.strip() else DEFAULTS.smooth_windows,
+                              hop_seconds=DEFAULTS.hop_seconds)
     except ValueError as exc:
         raise CaptureError(f"threshold or smoothing is not a number ({exc})",
                            "threshold is 0 to 1, smoothing a whole number of windows") from exc
@@ -58,7 +57,7 @@ class ValidatePane(ProjectTab):
         super().__init__()
         self._classifier: Any = None
         self._classifier_key: Any = None
-        self.threshold = 0.6
+        self.threshold = DEFAULTS.threshold
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -69,9 +68,9 @@ class ValidatePane(ProjectTab):
                 yield Button("Classify a file", id="file-btn", classes="compact")
             with Horizontal(classes="form-row"):
                 yield Label("Threshold")
-                yield Input(placeholder="0.6", id="threshold", type="number")
+                yield Input(placeholder=f"{DEFAULTS.threshold:g}", id="threshold", type="number")
                 yield Label("Smoothing (windows)")
-                yield Input(placeholder="3", id="smoothing", type="integer")
+                yield Input(placeholder=str(DEFAULTS.smooth_windows), id="smoothing", type="integer")
             yield TopLabel("—", id="top-label")
             yield ScoreBars(id="scores")
             yield Static("Train a model, then Listen (l) or Classify a file (f).", id="validate-status")
