@@ -13,7 +13,6 @@ MicrophoneSource (sounddevice) records it. Goals: decision within 50 ms, well un
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
 import time
 import zipfile
@@ -104,17 +103,9 @@ def live_run(classifier: Any, seconds: float) -> dict[str, Any]:
     """Listen to the virtual microphone for `seconds` while speech plays into it."""
     from core.capture import MicrophoneSource
     from core.infer import StreamingClassifier
-    from tests.fixtures.pulse import start_pulse
+    from tests.fixtures.pulse import running_pulse
 
-    runtime = Path(tempfile.mkdtemp(prefix="earshot-bench-pulse-"))
-    mic = start_pulse(runtime)
-    previous = os.environ.get("PULSE_SERVER")
-    os.environ["PULSE_SERVER"] = mic.server
-    try:
-        import sounddevice as sd
-
-        sd._terminate()
-        sd._initialize()
+    with running_pulse("earshot-bench-pulse-") as mic:
         streaming = StreamingClassifier(classifier)
         latencies: list[float] = []
         with MicrophoneSource(SR, "default") as source:
@@ -135,12 +126,6 @@ def live_run(classifier: Any, seconds: float) -> dict[str, Any]:
             stream_latency = source.latency
             overflows = source.overflows
         mic.wait_players()
-    finally:
-        mic.stop()
-        if previous is None:
-            os.environ.pop("PULSE_SERVER", None)
-        else:
-            os.environ["PULSE_SERVER"] = previous
     lat = np.array(latencies)
     return {
         "seconds": round(wall, 2),
