@@ -13,8 +13,8 @@ from tests.fixtures.pulse import PulseMic
 from tests.tui.test_workflow import Recorder, answer_text, settle
 from tui import messages as msg
 from tui.app import EarshotApp
-from tui.services import Services
 from tui.screens.dialogs import ConfirmDialog
+from tui.services import Services
 from tui.widgets.class_table import ClassTable
 
 

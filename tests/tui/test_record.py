@@ -15,8 +15,8 @@ from core.project import Project
 from tests.tui.test_workflow import Recorder, settle
 from tui import messages as msg
 from tui.app import EarshotApp
-from tui.services import Services
 from tui.screens.record import RecordDialog
+from tui.services import Services
 from tui.widgets.class_table import ClassTable
 from tui.widgets.level_meter import LevelMeter
 

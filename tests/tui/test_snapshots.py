@@ -16,8 +16,8 @@ import pytest
 
 from core.project import Project
 from tui.app import EarshotApp
-from tui.services import Services
 from tui.messages import FileClassified
+from tui.services import Services
 
 ROOT = Path("/tmp/earshot-snapshot/genres")  # fixed: the path is shown on screen
 LABELS = ["Background Noise", "rock", "classical"]

@@ -95,6 +95,8 @@ class DeployPane(ProjectTab):
             yield Static("Not pushing. Decisions from Validate > Listen are published while connected.",
                          id="push-status")
 
+    ports_found = 0
+
     def on_mount(self) -> None:
         self.set_interval(STATS_SECONDS, self.show_push_stats)
 
@@ -182,6 +184,7 @@ class DeployPane(ProjectTab):
         select = self.query_one("#deploy-port", Select)
         select.set_options([(f"{device} {label}".strip(), device) for device, label in message.ports])
         result = self.query_one("#flash-result", Static)
+        self.ports_found = len(message.ports)
         if message.ports:
             select.value = message.ports[0][0]
             result.update(f"{len(message.ports)} board port(s) found.")
@@ -193,12 +196,11 @@ class DeployPane(ProjectTab):
     @on(Button.Pressed, "#flash-btn")
     def action_flash(self) -> None:
         project = self.need_project()
-        value = self.query_one("#deploy-port", Select).value
+        select = self.query_one("#deploy-port", Select)
         if project is None:
             return
-        if value is Select.BLANK:
-            empty = not self.query_one("#deploy-port", Select)._options[1:]
-            text = NO_BOARD if empty else "Choose the board's port first (g looks for boards again)."
+        if select.is_blank():
+            text = NO_BOARD if not self.ports_found else "Choose the board's port (g looks for boards again)."
             self.query_one("#flash-result", Static).update(text)
             self.notify(text, title="Flash to board", severity="warning")
             return
@@ -214,7 +216,7 @@ class DeployPane(ProjectTab):
                              password=push.password, topic=push.topic)
         self.query_one("#flash-btn", Button).disabled = True
         self.query_one("#flash-progress", ProgressBar).update(total=100, progress=0)
-        self.flash(project, str(value), config)
+        self.flash(project, str(select.value), config)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="flash", description="Flash to board")
     def flash(self, project: Project, port: str, config: Any) -> None:

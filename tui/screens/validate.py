@@ -121,18 +121,24 @@ class ValidatePane(ProjectTab):
         if not self.busy:
             self.show_ready()
 
+    mic_problem = ""
+
     def show_ready(self) -> None:
         if self.has_model():
-            self.status("Ready: Listen (l) to the microphone, or Classify a file (f).")
+            text = "Ready: Listen (l) to the microphone, or Classify a file (f)."
         else:
-            self.status("No model yet: train one on the Train tab (3), then Listen (l) or "
-                        "Classify a file (f).")
+            text = "No model yet: train one on the Train tab (3), then Listen (l) or Classify a file (f)."
+        self.status(text + (f"\n[yellow]{self.mic_problem}[/]" if self.mic_problem else ""))
 
     def on_microphones_listed(self, message: MicrophonesListed) -> None:
         if message.error is not None:
-            self.status(f"No microphone: {message.error.message}. Classify a file (f) instead.")
+            self.mic_problem = f"No microphone: {message.error.message}. Classify a file (f) instead."
         elif not message.microphones:
-            self.status("No microphone found: connect one, or Classify a file (f).")
+            self.mic_problem = "No microphone found: connect one, or Classify a file (f)."
+        else:
+            self.mic_problem = ""
+        if not self.busy:
+            self.show_ready()
 
     def status(self, text: str) -> None:
         self.query_one("#validate-status", Static).update(text)

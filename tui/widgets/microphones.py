@@ -45,4 +45,4 @@ class MicrophoneSelect(ReportsWorkerFailures, Select[str]):
     @property
     def key(self) -> str | None:
         """The chosen microphone's key, or None for the system default."""
-        return None if self.value is Select.BLANK else str(self.value)
+        return None if self.is_blank() else str(self.value)
