@@ -4,21 +4,14 @@ to board onto MicroPython behind a pty; then quitting mid-training leaves the pr
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import numpy as np
 import pytest
 from textual.widgets import Input
 
-from core.audio import load
-from core.capture import WavFileSource
-from core.ingest import import_samples
 from core.project import Project
-from core.spec import TrainSpec
-from tests.fixtures.datasets import DatasetFile, manifest
-from tests.tui.conftest import by_speaker, copy_folder
+from tests.tui.conftest import TrackBackend
 from tests.tui.test_workflow import Recorder, settle
 from tui import messages as msg
 from tui.app import EarshotApp
@@ -26,42 +19,6 @@ from tui.services import Services
 
 pytestmark = [pytest.mark.slow, pytest.mark.hardware]
 SR = 16000
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """A project trained on 24 speakers per word, and a track of 4 unseen speakers saying yes/no."""
-    from core.train import train
-
-    files: list[DatasetFile] = manifest()
-    folder = tmp_path_factory.mktemp("deploy")
-    root = folder / "words"
-    project = Project.create(root, name="words")
-    held: list[Path] = []
-    for label, name in (("_silence_", "Background Noise"), ("yes", "yes"), ("no", "no")):
-        paths, _ = by_speaker(files, label, 28)
-        if not project.has_class(name):
-            project.add_class(name)
-        import_samples(project, [copy_folder(paths[:24], folder / "upload" / name)], class_name=name)
-        if label != "_silence_":
-            held += paths[24:28]
-    train(project, TrainSpec(epochs=12, batch_size=16, learning_rate=0.003, seed=1))
-    gap = np.zeros(SR // 2, dtype=np.float32)
-    track = np.concatenate([np.concatenate([load(p, SR), gap]) for p in held])
-    return {"root": root, "track": track}
-
-
-class TrackBackend:
-    """A "microphone" that replays a track four times faster than real time."""
-
-    def __init__(self, track: np.ndarray) -> None:
-        self.track = track
-
-    def microphones(self) -> list[tuple[str, str]]:
-        return [("track", "unseen speakers")]
-
-    def open_microphone(self, key: str | None, sample_rate: int) -> WavFileSource:
-        return WavFileSource.from_array(self.track, sample_rate, speed=4)
 
 
 async def test_push_publishes_every_live_decision(trained: dict[str, Any], broker: Any,

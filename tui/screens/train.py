@@ -324,4 +324,8 @@ class TrainPane(ProjectTab):
             return
         lines = (read_curves(self.history, train_accuracy=train_accuracy, test_accuracy=test_accuracy)
                  + read_confusion(labels, confusion) + (warnings or []))
-        reading.update("Learn More\n" + "\n".join(f"• {line[0].upper()}{line[1:]}" for line in lines))
+        headline = "Learn More"
+        if isinstance(test_accuracy, float) and isinstance(train_accuracy, float):
+            headline += (f": the saved model has test accuracy {test_accuracy:.0%}, train {train_accuracy:.0%} "
+                         "(the charts show per-epoch running figures)")
+        reading.update(headline + "\n" + "\n".join(f"• {line[0].upper()}{line[1:]}" for line in lines))
