@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from textual import events
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.widget import Widget
@@ -145,6 +146,18 @@ class EarshotApp(App[None]):
         pane = self.active_pane
         if focused is None or pane not in focused.ancestors:
             self.call_after_refresh(self._refocus)
+
+    async def on_key(self, event: events.Key) -> None:
+        """A key no focused widget took, with nothing focused: the visible tab's key still works."""
+        if len(self.screen_stack) > 1 or self.screen.focused is not None:
+            return
+        pane = self.active_pane
+        for binding in bindings_of(type(pane)):
+            if event.key in binding.key.split(","):
+                event.stop()
+                pane.focus_default()
+                await pane.run_action(binding.action)
+                return
 
     def _refocus(self) -> None:
         if len(self.screen_stack) == 1 and not self.active_pane.holds_focus():

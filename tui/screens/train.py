@@ -98,11 +98,11 @@ class TrainPane(ProjectTab):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="train-scroll"):
             with Collapsible(title="Advanced Settings (s)", id="settings", collapsed=True):
-                with Horizontal(classes="form-row", id="settings-form"):
+                with Horizontal(classes="form-row compact-row", id="settings-form"):
                     for setting in SETTINGS:
                         yield Label(setting.label)
                         yield Input(placeholder=f"{setting.default():g}", id=setting.field_id,
-                                    type=setting.kind, classes="setting")
+                                    type=setting.kind, classes="setting", compact=True)
                 yield Static(f"Blank fields use the defaults shown. An epoch shows every training sample "
                              f"once; 1 to {MAX_EPOCHS} epochs. Enter trains.", classes="dim")
             with Horizontal(classes="button-row"):
@@ -149,6 +149,8 @@ class TrainPane(ProjectTab):
             return
         history = metadata.get("history", [])
         self.reset_charts(int(metadata.get("train", {}).get("epochs", len(history)) or 1))
+        self.query_one("#train-progress", ProgressBar).update(total=max(1, len(history)),
+                                                               progress=len(history))
         for item in history:
             self.add_epoch(item)
         metrics = metadata.get("metrics", {})
@@ -326,6 +328,6 @@ class TrainPane(ProjectTab):
                  + read_confusion(labels, confusion) + (warnings or []))
         headline = "Learn More"
         if isinstance(test_accuracy, float) and isinstance(train_accuracy, float):
-            headline += (f": the saved model has test accuracy {test_accuracy:.0%}, train {train_accuracy:.0%} "
-                         "(the charts show per-epoch running figures)")
+            headline += (f": the saved model has test accuracy {test_accuracy:.0%}, "
+                         f"train {train_accuracy:.0%} (the charts show per-epoch running figures)")
         reading.update(headline + "\n" + "\n".join(f"• {line[0].upper()}{line[1:]}" for line in lines))

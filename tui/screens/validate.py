@@ -89,16 +89,18 @@ class ValidatePane(ProjectTab):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            with Horizontal(classes="form-row"):
-                yield MicrophoneSelect(self.services.microphones, id="validate-mic")
+            with Horizontal(classes="form-row compact-row"):
+                yield MicrophoneSelect(self.services.microphones, id="validate-mic", compact=True)
                 yield Button("Listen", variant="primary", id="listen-btn", classes="compact")
                 yield Button("Stop", id="stop-btn", classes="compact", disabled=True)
                 yield Button("Classify a file", id="file-btn", classes="compact")
-            with Horizontal(classes="form-row"):
+            with Horizontal(classes="form-row compact-row"):
                 yield Label("Threshold")
-                yield Input(placeholder=f"{DEFAULTS.threshold:g}", id="threshold", type="number")
+                yield Input(placeholder=f"{DEFAULTS.threshold:g}", id="threshold", type="number",
+                            compact=True)
                 yield Label("Smoothing (windows)")
-                yield Input(placeholder=str(DEFAULTS.smooth_windows), id="smoothing", type="integer")
+                yield Input(placeholder=str(DEFAULTS.smooth_windows), id="smoothing", type="integer",
+                            compact=True)
             yield TopLabel("—", id="top-label")
             yield ScoreBars(id="scores")
             yield Static("Open a project first (tab 1).", id="validate-status")
