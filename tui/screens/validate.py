@@ -120,6 +120,7 @@ class ValidatePane(ProjectTab):
         self.show_ready()
 
     def shown(self) -> None:
+        self.query_one(MicrophoneSelect).ensure_listed()
         if not self.busy:
             self.show_ready()
 
