@@ -335,11 +335,12 @@ class ValidatePane(ProjectTab):
         heard = [(label, n) for label, n in found if label != labels[0]] or found
         top.show_text(",  ".join(f"{label.upper()} ×{n}" for label, n in heard[:4]))
         seconds = windows[-1].start + 1
-        log.write(f"{name}: {len(windows)} windows over {seconds:.0f} s; the bars show each label's "
-                  "share of the windows. Timeline (one letter per window, · background):")
-        log.write(timeline(windows, labels))
+        line = timeline(windows, labels)
+        log.write(f"{name}: {len(windows)} windows over {seconds:.0f} s (one letter each, · background):")
+        log.write(line)
         for window in windows[:200]:
             log.write(f"  {window.start:6.1f} s  {window.label}  {window.confidence:.0%}")
-        summary = ", ".join(f"{label} in {n}" for label, n in found)
-        self.status(f"{name}: {summary} of {len(windows)} windows (most: {prediction.label}, "
-                    f"{prediction.confidence:.0%}).")
+        summary = ", ".join(f"{label} {n}" for label, n in found)
+        head = Text(f"{name}, {len(windows)} windows of 1 s (bars: share of windows): {summary}\n")
+        shown = timeline(windows[: 2 * TIMELINE_WIDTH], labels)
+        self.query_one("#validate-status", Static).update(head + shown)
