@@ -207,9 +207,17 @@ class TrainPane(ProjectTab):
         self.query_one("#settings", Collapsible).collapsed = False
         self.notify(f"Epochs set to {best}: press t to train again.", title="Epochs")
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Dim the keys that do nothing now (Train while training, Cancel while idle)."""
+        if action == "train":
+            return None if self.training else True  # None: shown dimmed, and does nothing
+        if action == "cancel":
+            return True if self.training else None
+        return True
+
     @property
     def training(self) -> bool:
-        return any(w.group == "train" and w.is_running for w in self.workers)
+        return any(w.group == "train" and not w.is_finished for w in self.workers)
 
     @on(Button.Pressed, "#train-btn")
     @on(Input.Submitted, ".setting")
@@ -233,6 +241,7 @@ class TrainPane(ProjectTab):
         self.query_one("#train-status", Static).update("Starting...")
         self.focus_if_active("#cancel-btn")
         self.run_training(project, spec)
+        self.refresh_bindings()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="train", description="Train Model")
     def run_training(self, project: Project, spec: TrainSpec) -> None:
@@ -276,6 +285,7 @@ class TrainPane(ProjectTab):
             f"test {m.test_accuracy:.0%}, loss train {m.train_loss:.2f} test {m.test_loss:.2f}")
 
     def training_ended(self) -> None:
+        self.refresh_bindings()
         self.query_one("#train-btn", Button).disabled = False
         self.query_one("#cancel-btn", Button).disabled = True
         self.focus_if_active("#train-btn")

@@ -169,14 +169,23 @@ class ValidatePane(ProjectTab):
             self._classifier_key = key
         return self._classifier
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Dim the keys that do nothing now (Listen while busy, Stop while not listening)."""
+        if action in ("listen", "classify_file"):
+            return None if self.busy else True  # None: shown dimmed, and does nothing
+        if action == "stop":
+            return True if self.listening else None
+        return True
+
     @property
     def busy(self) -> bool:
         """A worker is running the model (listening or classifying a file)."""
-        return any(w.group == MODEL_GROUP and w.is_running for w in self.workers)
+        return any(w.group == MODEL_GROUP and not w.is_finished for w in self.workers)
 
     @property
     def listening(self) -> bool:
-        return any(w.group == MODEL_GROUP and w.name == "listen" and w.is_running for w in self.workers)
+        return any(w.group == MODEL_GROUP and w.name == "listen" and not w.is_finished
+                   for w in self.workers)
 
     def can_start(self, what: str) -> Project | None:
         project = self.need_project()
@@ -213,6 +222,7 @@ class ValidatePane(ProjectTab):
         self.query_one(TopLabel).show(None)
         self.status("Loading the model...")
         self.listen(project, key, settings)
+        self.refresh_bindings()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group=MODEL_GROUP, name="listen",
           description="Listen")
@@ -263,6 +273,7 @@ class ValidatePane(ProjectTab):
             f"{decision.time:7.2f} s  {decision.label}  {decision.confidence:.0%}")
 
     def on_listening_stopped(self, message: ListeningStopped) -> None:
+        self.refresh_bindings()
         if message.reason == "started":
             self.status("Listening... play sounds to the microphone. Stop with s.")
             return
@@ -297,6 +308,7 @@ class ValidatePane(ProjectTab):
             if path is not None and not self.busy:
                 self.status(f"Classifying {path.name}...")
                 self.classify_file(project, path)
+                self.refresh_bindings()
 
         self.app.push_screen(PathDialog("Classify a file (audio)", Path.cwd()), chosen)
 
@@ -315,6 +327,7 @@ class ValidatePane(ProjectTab):
         self.post_message(FileClassified(path, prediction))
 
     def on_file_classified(self, message: FileClassified) -> None:
+        self.refresh_bindings()
         prediction, name = message.prediction, message.path.name
         if prediction is None:
             self.status(f"[red]Cannot classify {name}:[/] {message.error}")
