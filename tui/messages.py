@@ -84,6 +84,15 @@ class SamplesImported(Message):
     class_name: str
     added: int
     summary: str
+    paths: list[Path] = field(default_factory=list)  # the new samples (what Undo moves to the trash)
+
+
+@dataclass
+class SampleStripsComputed(Message):
+    """Level strips of a class's samples, keyed by (path, modification time)."""
+
+    class_id: str
+    strips: dict[tuple[Path, float], Any]
 
 
 @dataclass
