@@ -110,7 +110,7 @@ class RecordingTicked(Message):
 
     seconds: float
     total: float
-    countdown: int = 0  # seconds before recording starts (0: recording)
+    countdown: int = 0  # seconds before recording starts (0: recording; -1: the meter's monitor opened)
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, RecordingTicked) and not (message.countdown or self.countdown)

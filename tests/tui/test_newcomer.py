@@ -293,3 +293,37 @@ async def test_samples_newest_first_with_levels_and_undo(words_project: Path, wo
         await pilot.press("z")  # only once
         await pilot.pause()
         assert any("Nothing to undo" in n.message for n in app._notifications)
+
+
+@pytest.mark.hardware
+async def test_record_dialog_shows_the_level_before_recording(words_project: Path, pulse_mic: Any,
+                                                              dataset_files: list[Any]) -> None:
+    from tui.screens.record import RecordDialog
+    from tui.widgets.level_meter import LevelMeter
+
+    if pulse_mic.keepalive is None:
+        pulse_mic.keep_running()
+    noise = next(f.path for f in dataset_files if f.path.name == "pink_noise.wav")
+    app = EarshotApp(words_project, services=quiet_services())  # PortAudio: the virtual microphone
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("r")
+        assert isinstance(app.screen, RecordDialog)
+        dialog = app.screen
+        meter = dialog.query_one(LevelMeter)
+        for _ in range(100):
+            await pilot.pause(0.1)
+            if meter.active:
+                break
+        assert meter.active, str(dialog.query_one("#record-status").render())
+        pulse_mic.play(noise, wait=False)
+        for _ in range(50):
+            await pilot.pause(0.1)
+            if meter.hold_db > -40:
+                break
+        assert meter.hold_db > -40  # the meter moves before r is pressed
+        assert "Press r to record" in str(dialog.query_one("#record-status").render())
+        pulse_mic.stop()
+        await pilot.press("escape")
+        await app.workers.wait_for_complete()
+    pulse_mic.players.clear()
