@@ -43,7 +43,7 @@ class HelpScreen(ModalScreen[None]):
             for binding in bindings:
                 keys = binding.key_display or binding.key
                 keys = ", ".join(k.replace("question_mark", "?") for k in keys.split(","))
-                table.add_row(section, keys, binding.description)
+                table.add_row(section, keys, binding.tooltip or binding.description)
         table.focus()
 
     def action_close(self) -> None:
