@@ -28,8 +28,10 @@ def choose_project(folder: Path | None, cwd: Path) -> Path | None:
 def run_tui(args: argparse.Namespace) -> int:
     from tui.app import EarshotApp
     from tui.native_output import native_output_to_log
+    from tui.services import Services
 
-    app = EarshotApp(choose_project(args.dir, Path.cwd()))
+    # the real outside world: PortAudio microphones, USB serial ports, an MQTT publisher
+    app = EarshotApp(choose_project(args.dir, Path.cwd()), services=Services())
     with native_output_to_log():
         app.run()
     return 0

@@ -53,7 +53,7 @@ async def test_listening_keys_and_clock_after_tab_switches(trained: dict[str, An
         seconds = [m.seconds for m in recorder.of(msg.WindowScored)]  # type: ignore[attr-defined]
         status = str(app.query_one("#validate-status").render())
         shown = float(status.split("Listening:")[1].split(" s")[0])
-        assert 0 < shown <= max(seconds) < 20  # the stream's own seconds, never a process clock
+        assert 0 < shown < max(seconds) + 1 < 20  # the stream's own seconds, never a process clock
         await pilot.press("s")  # the status says "Stop with s": it does
         await settle(app, pilot)
         stopped = recorder.of(msg.ListeningStopped)[-1]
