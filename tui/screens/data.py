@@ -347,7 +347,7 @@ class DataPane(ProjectTab):
 
         def answered(answer: str | None) -> None:
             if answer == "own":
-                self.start_upload(project, None, path)
+                self.start_upload(project, None, path, target=names)
             elif answer == "selected":
                 self.start_upload(project, info, path)
 
@@ -355,12 +355,12 @@ class DataPane(ProjectTab):
             f"{path.name} was saved by Download Sample from {names}, but {info.name} is selected. "
             "Where should its samples go?", [("own", own), ("selected", f"Into {info.name}")]), answered)
 
-    def start_upload(self, project: Project, info: ClassInfo | None, path: Path) -> None:
+    def start_upload(self, project: Project, info: ClassInfo | None, path: Path, *, target: str = "") -> None:
         self.notify(f"Importing {path.name}...", title="Upload", timeout=3)
-        self.upload(project, info, path)
+        self.upload(project, info, path, target or (info.name if info else "the project"))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="upload", description="Upload")
-    def upload(self, project: Project, info: ClassInfo | None, path: Path) -> None:
+    def upload(self, project: Project, info: ClassInfo | None, path: Path, target: str) -> None:
         from core.ingest import import_samples
         from core.undo import sample_set
 
@@ -372,7 +372,6 @@ class DataPane(ProjectTab):
         except EarshotError as error:
             self.post_message(ActionFailed("Upload failed", error))
             return
-        target = info.name if info else "the project"
         self.post_message(SamplesImported(target, report.total, report.summary(), added))
 
     def on_samples_imported(self, message: SamplesImported) -> None:
