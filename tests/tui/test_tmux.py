@@ -18,7 +18,7 @@ from core.audio import load
 from core.project import Project
 from tests.fixtures.datasets import DatasetFile
 from tests.fixtures.pulse import PulseMic
-from tests.tui.conftest import WordSplit, by_speaker
+from tests.tui.conftest import WordSplit, by_speaker, copy_folder
 
 pytestmark = [pytest.mark.slow, pytest.mark.hardware,
               pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")]
@@ -73,21 +73,24 @@ def words_track(paths: list[Path], noise: np.ndarray, *, lead: float, gap: float
 
 
 @pytest.fixture
-def tmux_project(word_split: WordSplit, tmp_path: Path) -> Path:
-    """Background Noise and "no" ready (24 each); "yes" with 16 uploaded: the recording completes it."""
-    from core.ingest import import_samples
-
-    root = tmp_path / "words"
-    project = Project.create(root, name="words")
-    for name in ("yes", "no"):
-        project.add_class(name)
-    import_samples(project, [word_split.folders["Background Noise"]], class_name="Background Noise")
-    import_samples(project, [word_split.folders["no"]], class_name="no")
-    import_samples(project, sorted(word_split.folders["yes"].iterdir())[:16], class_name="yes")
-    return root
+def uploads(word_split: WordSplit, tmp_path: Path) -> dict[str, Path]:
+    """Folders to upload: Background Noise and "no" (24 clips each), "yes" (16; the recording adds more)."""
+    yes = copy_folder(sorted(word_split.folders["yes"].iterdir())[:16], tmp_path / "upload16" / "yes")
+    return {"Background Noise": word_split.folders["Background Noise"], "yes": yes,
+            "no": word_split.folders["no"]}
 
 
-def test_record_train_listen_in_tmux(pulse_mic: PulseMic, tmux_project: Path,
+def upload(tmux: Tmux, name: str, folder: Path, count: int) -> None:
+    """Upload a folder into the selected class `name` with u, typing its path."""
+    tmux.wait_for(f"{name}: 0 samples")
+    tmux.keys("u")
+    tmux.wait_for(f"Upload into {name}")
+    time.sleep(0.3)
+    tmux.keys(str(folder), "Enter")
+    tmux.wait_for(f"{name}: {count} samples", 30)
+
+
+def test_record_train_listen_in_tmux(pulse_mic: PulseMic, uploads: dict[str, Path],
                                      dataset_files: list[DatasetFile], datasets_dir: Path,
                                      tmp_path: Path) -> None:
     if pulse_mic.keepalive is None:
@@ -98,11 +101,33 @@ def test_record_train_listen_in_tmux(pulse_mic: PulseMic, tmux_project: Path,
     recorded_words = yes_paths[24:36]  # speakers not among the 24 uploaded ones
     env = {"PULSE_SERVER": pulse_mic.server, "TERM": "xterm-256color",
            "XDG_CONFIG_HOME": str(tmp_path / "config"), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    lab = tmp_path / "lab"
+    lab.mkdir()
+    tmux_project = lab / "words"
     tmux = Tmux("earshot")
-    tmux.start([str(EARSHOT), "tui", str(tmux_project)], env, tmp_path)
+    tmux.start([str(EARSHOT)], env, lab)  # an empty folder: the Project tab
     try:
-        tmux.wait_for("Classes", 30)
-        tmux.keys("Down")  # Background Noise -> yes
+        tmux.wait_for("New project", 30)
+        time.sleep(0.5)
+        tmux.keys("n")  # New project: its name, Enter creates ./words
+        time.sleep(0.3)
+        tmux.keys("words", "Enter")
+        tmux.wait_for("Classes", 15)
+        for name in ("yes", "no"):  # Add a Class: the name shown is selected, typing replaces it
+            tmux.keys("a")
+            tmux.wait_for("Add a Class")
+            time.sleep(0.3)
+            tmux.keys(name, "Enter")
+            tmux.wait_for(f"{name}: 0 samples")
+        tmux.keys("Up", "Up")  # Background Noise
+        upload(tmux, "Background Noise", uploads["Background Noise"], 24)
+        tmux.keys("Down")
+        upload(tmux, "yes", uploads["yes"], 16)
+        tmux.keys("3", "2")  # a tab switch and back: the Data tab's keys still work
+        tmux.wait_for("Del class")
+        tmux.keys("Down")
+        upload(tmux, "no", uploads["no"], 24)
+        tmux.keys("Up")  # yes
         tmux.wait_for("yes: 16 samples")
         tmux.keys("r")
         dialog = tmux.wait_for("Record into yes")

@@ -178,7 +178,9 @@ class RecordDialog(ReportsWorkerFailures, ModalScreen[int]):
         meter = self.query_one(LevelMeter)
         if message.countdown < 0:  # the monitor opened the microphone
             meter.start(self.read_level)
-            self.status(f"Press r to record {self.seconds:g} seconds. The meter shows the microphone now.")
+            if self.audio is None and not self.stored:  # keep "Press e to Extract" and the like
+                self.status(f"Press r to record {self.seconds:g} seconds. The meter shows the microphone "
+                            "now.")
             return
         if message.countdown:
             self.status(f"Recording starts in {message.countdown}...")
