@@ -323,7 +323,9 @@ async def test_record_dialog_shows_the_level_before_recording(words_project: Pat
                 break
         assert meter.hold_db > -40  # the meter moves before r is pressed
         assert "Press r to record" in str(dialog.query_one("#record-status").render())
-        pulse_mic.stop()
+        for player in pulse_mic.players:  # only the player: the server serves the whole session
+            player.kill()
+            player.wait()
+        pulse_mic.players.clear()
         await pilot.press("escape")
         await app.workers.wait_for_complete()
-    pulse_mic.players.clear()
