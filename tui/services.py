@@ -64,8 +64,10 @@ class PushLink:
         return getattr(self.publisher, "last_payload", None)
 
     def send_test(self) -> None:
-        """Publish a decision labelled "test" (goes out like any other, once connected)."""
-        self.publish(TestDecision(time.monotonic()))
+        """Publish a decision labelled "test" now, past the on-change policy."""
+        publisher = self.publisher
+        if publisher is not None:
+            publisher.publish_now(TestDecision(time.monotonic()))
 
     def detach(self) -> Any:
         """Stop routing decisions to the publisher and return it (to be stopped in a worker)."""

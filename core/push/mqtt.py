@@ -187,6 +187,16 @@ class MqttPublisher:
             with self._cond:
                 self._counts["dropped"] += 1
 
+    def publish_now(self, decision: DecisionLike) -> None:
+        """Queue a decision past the publishing policy (a test message is sent even if unchanged)."""
+        with self._cond:
+            self._counts["received"] += 1
+            if self._stopping:
+                self._counts["lost"] += 1
+                return
+            self._enqueue(decision)
+            self._cond.notify_all()
+
     def wait_connected(self, timeout: float) -> bool:
         """Wait until connected; False if not connected within `timeout` seconds."""
         with self._cond:

@@ -4,6 +4,7 @@ errors that say why, and the key bar at 80x24."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -329,3 +330,31 @@ async def test_record_dialog_shows_the_level_before_recording(words_project: Pat
         pulse_mic.players.clear()
         await pilot.press("escape")
         await app.workers.wait_for_complete()
+
+
+@pytest.mark.hardware
+async def test_push_options_and_test_message(words_project: Path, broker: Any, subscribe: Any) -> None:
+    topic = "earshot/test-message"
+    subscriber = subscribe(topic)
+    app = EarshotApp(words_project, services=quiet_services())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("5")
+        await settle(app, pilot)
+        for field, value in (("#push-host", broker.host), ("#push-port", str(broker.port)),
+                             ("#push-user", broker.user), ("#push-password", broker.password),
+                             ("#push-topic", topic)):
+            app.query_one(field, Input).value = value
+        app.query_one("#push-payload").value = "json"
+        app.query_one("#push-qos").value = "1"
+        app.query_one("#export-btn").focus()
+        await pilot.press("p")
+        assert app.services.push.publisher.wait_connected(10)
+        await pilot.press("t", "t")  # twice: a test message goes out even if unchanged
+        payloads = subscriber.wait_for(2, timeout=10)
+        assert [json.loads(p)["label"] for p in payloads] == ["test", "test"]
+        await pilot.pause(0.6)
+        assert 'last sent: {"label":"test"' in str(app.query_one("#push-status").render())
+        await pilot.press("o")
+        await settle(app, pilot)
+    saved = Project.open(words_project).settings("push")
+    assert (saved["payload"], saved["qos"], saved["on_change"]) == ("json", 1, True)
