@@ -84,6 +84,7 @@ async def test_record_then_extract_stores_clips(noise_project: Path, dataset_fil
         info = project.get_class("Background Noise")
         assert project.sample_count(info) == 20
         assert len(project.recordings(info)) == 1  # the raw recording is kept
+        assert all(p.name.startswith("rec-") for p in project.samples(info))  # named for the recording
         assert "20 ✓" in str(app.query_one(ClassTable).get_row_at(0)[1])
 
 

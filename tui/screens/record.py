@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 from textual import on, work
@@ -232,7 +233,9 @@ class RecordDialog(ReportsWorkerFailures, ModalScreen[int]):
         from core.ingest import extract_recording
 
         try:
-            result = extract_recording(self.project, self.info, audio)
+            # the clips' names say where they came from: "rec-<month><day>-<time>-<hash>.wav"
+            label = time.strftime("rec-%m%d-%H%M%S")
+            result = extract_recording(self.project, self.info, audio, label=label)
         except EarshotError as error:
             self.post_message(ActionFailed("Extract failed", error))
             return
@@ -250,7 +253,8 @@ class RecordDialog(ReportsWorkerFailures, ModalScreen[int]):
         self.query_one("#extract-result", Static).update(
             f"[b]Kept {message.kept}[/b], dropped {sum(message.dropped.values())}: {message.summary}\n"
             f"{self.info.name} now has {total} samples{more}.")
-        self.status("Press r to record again, or Esc to return.")
+        self.status("Press r to record again, or Esc to return: the Data tab lists the new clips first "
+                    "(p plays one, Del discards it, z undoes).")
         self.query_one("#close-btn", Button).focus()
 
     @on(Button.Pressed, "#close-btn")
