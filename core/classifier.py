@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from core import modelstore
 from core.errors import ModelError
 from core.features import fit_clip, log_mel_batch
 from core.model import quiet_output
@@ -177,10 +178,9 @@ def load_classifier(path: Path | str) -> Classifier:
     if not path.exists():
         raise ModelError(f"{path}: no such project, model folder or zip", "check the path")
     if (path / "project.json").is_file():
-        models = path / "models"
-        for name in ("latest", "previous"):
-            if (models / name / "metadata.json").is_file():
-                return _from_folder(models / name)
+        for folder in modelstore.candidates(path / "models"):
+            if (folder / "metadata.json").is_file():
+                return _from_folder(folder)
         raise ModelError(f"{path}: the project has no trained model", f"train it with: earshot train {path}")
     if path.is_dir():
         return _from_folder(path)

@@ -1,0 +1,86 @@
+"""The project's write lock: one writing process at a time, refused at once (never waited for).
+
+`flock` on `.earshot.lock` (released by the kernel when the holder dies, so a kill -9 never leaves a
+stale lock); the file holds the holder's pid for the message the next process shows. A read-only
+project or a full disk is reported here, before any work starts.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+from core import atomic
+from core.errors import ProjectError, ProjectLockedError
+from core.projectfile import LOCK_FILE
+
+READ_ONLY_HINT = "copy it to a writable folder; info, predict, listen and export -o still work"
+
+
+def read_only_error(root: Path) -> ProjectError:
+    return ProjectError(f"{root} is read-only: it cannot be changed", READ_ONLY_HINT)
+
+
+class ProjectLock:
+    """Re-entrant within one process: nested `hold()`s share the first one's lock."""
+
+    def __init__(self, root: Path, name: str = LOCK_FILE) -> None:
+        self.path = Path(root) / name
+        self.root = Path(root)
+        self.depth = 0
+        self._handle: IO[str] | None = None
+
+    def _open(self) -> IO[str]:
+        try:
+            return open(self.path, "a+")
+        except OSError as exc:
+            if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+                raise read_only_error(self.root) from None
+            raise atomic.disk_error(exc, self.path) from None
+
+    @contextmanager
+    def hold(self, on_acquire: Callable[[], None] | None = None) -> Iterator[None]:
+        """Hold the lock; `on_acquire` runs once it is taken (recovery of interrupted work)."""
+        if self.depth:
+            self.depth += 1
+            try:
+                yield
+            finally:
+                self.depth -= 1
+            return
+        handle = self._open()
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            owner = handle.read().strip() or "another process"
+            handle.close()
+            raise ProjectLockedError(f"{self.root} is being changed by {owner}",
+                                     "wait for it to finish, or close the other earshot") from None
+        try:
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"earshot pid {os.getpid()}")
+            handle.flush()
+        except OSError as exc:
+            handle.close()
+            raise atomic.disk_error(exc, self.path) from None
+        self._handle, self.depth = handle, 1
+        try:
+            if on_acquire is not None:
+                on_acquire()
+            yield
+        finally:
+            self.depth = 0
+            try:
+                handle.truncate(0)
+            except OSError:
+                pass
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+            handle.close()
+            self._handle = None
