@@ -21,8 +21,9 @@ _crash_counts: dict[str, int] = {}
 def crash_point(name: str) -> None:
     """Let the fault tests kill this process with SIGKILL at a named step of a multi-step commit.
 
-    `EARSHOT_CRASH_AT=NAME` kills at the first time NAME is reached, `NAME:N` at the N-th time.
-    Only tests set the variable; without it this does nothing.
+    `EARSHOT_CRASH_AT=NAME` kills at the first time NAME is reached, `NAME:N` at the N-th time;
+    `EARSHOT_CRASH_SIGNAL=INT` sends SIGINT instead (Ctrl-C at that step). Only tests set these;
+    without them this does nothing.
     """
     wanted = os.environ.get(CRASH_ENV)
     if not wanted:
@@ -32,7 +33,8 @@ def crash_point(name: str) -> None:
         return
     _crash_counts[name] = _crash_counts.get(name, 0) + 1
     if _crash_counts[name] >= int(nth or 1):
-        os.kill(os.getpid(), signal.SIGKILL)
+        chosen = os.environ.get("EARSHOT_CRASH_SIGNAL", "KILL")
+        os.kill(os.getpid(), signal.SIGINT if chosen == "INT" else signal.SIGKILL)
 
 
 def fsync_dir(path: Path) -> None:

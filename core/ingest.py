@@ -296,6 +296,7 @@ def import_samples(
                 raise SampleImportError(f"none of the {len(items)} audio files could be read "
                                         f"({report.skipped[0] if report.skipped else 'no audio'})",
                                         "check that the files are WAV, FLAC, OGG or MP3")
+            atomic.crash_point("import-staged")
             _commit(project, {n: targets[n] for n in dict.fromkeys(names.values())}, staged, report)
         finally:
             shutil.rmtree(staged.root, ignore_errors=True)

@@ -142,13 +142,17 @@ def _adopt_legacy(models_dir: Path) -> None:
         _point(models_dir, pointer, name)
 
 
-def recover(models_dir: Path) -> None:
-    """Finish or undo an interrupted swap and remove leftovers. Call only with the project's lock held."""
+def recover(models_dir: Path, *, keep: Path | None = None) -> None:
+    """Finish an interrupted swap and remove leftovers (but not `keep`, a folder being built).
+
+    Call only with the project's lock held."""
     models_dir = Path(models_dir)
     if not models_dir.is_dir():
         return
     for leftover in models_dir.iterdir():
         name = leftover.name
+        if leftover == keep:
+            continue
         if name.startswith(BUILDING_PREFIX) and leftover.is_dir() and not leftover.is_symlink():
             shutil.rmtree(leftover, ignore_errors=True)
         elif name.startswith(".") and name.endswith(".tmp") and leftover.is_symlink():
@@ -187,7 +191,7 @@ def _publish(models_dir: Path, building: Path) -> Path:
     _readable_by_others(building)
     _sync_files(building)
     atomic.crash_point("model-built")
-    recover(models_dir)  # a tidy starting point: leftovers gone, older layouts converted
+    recover(models_dir, keep=building)  # a tidy starting point: leftovers gone, older layouts converted
     old = _target(models_dir, LATEST)
     name = _next_name(models_dir)
     os.rename(building, models_dir / name)

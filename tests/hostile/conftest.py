@@ -1,0 +1,101 @@
+"""Fixtures of the hostile-input and fault suite: small projects, upload folders, real mounts."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+
+from core.project import Project
+
+SR = 16000
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/hostile/" in str(item.fspath).replace(os.sep, "/"):
+            item.add_marker(pytest.mark.hostile)
+
+
+def clip_tree(root: Path, counts: dict[str, int], seed: int = 7) -> Path:
+    """root/<class>/<n>.wav: distinct one-second clips (stored unchanged by an import)."""
+    rng = np.random.default_rng(seed)
+    for label, n in counts.items():
+        (root / label).mkdir(parents=True, exist_ok=True)
+        for i in range(n):
+            y = (rng.standard_normal(SR) * 0.05).astype(np.float32)
+            soundfile.write(root / label / f"{label}-{i:03d}.wav", y, SR, subtype="PCM_16")
+    return root
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    root = tmp_path / "proj"
+    Project.create(root, name="words").add_class("yes")
+    return root
+
+
+@pytest.fixture
+def upload(tmp_path: Path) -> Path:
+    """Three classes (one of them new to the project) of 12 clips each."""
+    return clip_tree(tmp_path / "upload", {"yes": 12, "no": 12, "stop": 12})
+
+
+def _mount(args: list[str]) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(["mount", *args], capture_output=True)
+
+
+@pytest.fixture
+def tmpfs(tmp_path: Path) -> Iterator[Path]:
+    """A real 4 MB tmpfs (filled by the tests). Skipped only where mounting is not permitted."""
+    mount = tmp_path / "tmpfs"
+    mount.mkdir()
+    done = _mount(["-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)])
+    if done.returncode != 0:
+        pytest.skip(f"mounting a tmpfs is not permitted here: {done.stderr.decode().strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+@pytest.fixture
+def read_only(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
+    """(source, view): a read-only bind mount `view` of the folder `source`."""
+    source, view = tmp_path / "rw", tmp_path / "ro"
+    source.mkdir()
+    view.mkdir()
+    done = _mount(["--bind", str(source), str(view)])
+    if done.returncode != 0:
+        pytest.skip(f"bind mounts are not permitted here: {done.stderr.decode().strip()}")
+    try:
+        done = _mount(["-o", "remount,bind,ro", str(view)])
+        if done.returncode != 0:
+            pytest.skip(f"read-only remounts are not permitted here: {done.stderr.decode().strip()}")
+        yield source, view
+    finally:
+        subprocess.run(["umount", "-l", str(view)], check=False)
+
+
+def fill(folder: Path) -> None:
+    """Fill the file system holding `folder` to 100%."""
+    with open(folder / "filler", "wb") as handle:
+        chunk = b"\0" * 65536
+        try:
+            while True:
+                handle.write(chunk)
+                handle.flush()
+        except OSError:
+            pass
+    with open(folder / "filler-small", "wb") as handle:
+        try:
+            while True:
+                handle.write(b"\0")
+                handle.flush()
+        except OSError:
+            pass
