@@ -94,17 +94,29 @@ class _ProgressBar:
             self.last_line = ""
 
 
+def board_config(args: argparse.Namespace, model_zip: Path) -> Any:
+    """The board's settings: --mqtt read exactly as `listen --push` reads a URL, with the same default
+    topic (`siot/<project>`, the project named in the model zip)."""
+    from core.deploy.flash import BoardConfig, model_project_name
+
+    others = {"dir": args.remote_dir, "wifi_ssid": args.wifi_ssid, "wifi_password": args.wifi_password}
+    if not args.mqtt:
+        return BoardConfig(**others)
+    return BoardConfig.from_mqtt_url(args.mqtt, project_name=model_project_name(model_zip), **others)
+
+
 def run_flash(args: argparse.Namespace) -> int:
     from core.deploy.flash import BoardConfig, deployable_files, flash_files
 
     model = Path(args.model)
+    if args.mqtt:
+        BoardConfig.from_mqtt_url(args.mqtt)  # a bad address is refused before any export or serial work
     if model.is_dir():
         from core.export import export_project
 
         _status(f"exporting {model} first")
         model = export_project(model, on_status=None if args.json else _status).path
-    others = {"dir": args.remote_dir, "wifi_ssid": args.wifi_ssid, "wifi_password": args.wifi_password}
-    config = BoardConfig.from_mqtt_url(args.mqtt, **others) if args.mqtt else BoardConfig(**others)
+    config = board_config(args, model)
     files = deployable_files(model, config)
     bar = _ProgressBar(not args.json)
     cancel = threading.Event()
