@@ -60,6 +60,7 @@ class Classifier:
     def __init__(self, model: bytes, labels: list[str], metadata: dict[str, Any], source: str) -> None:
         from ai_edge_litert.interpreter import Interpreter
 
+        modelstore.check_metadata(metadata, source)
         self.labels = labels
         self.metadata = metadata
         self.source = source

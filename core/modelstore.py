@@ -15,16 +15,19 @@ resolves the same way without writing, so a read-only project can still be used.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from core import atomic
+from core.errors import ModelError
+from core.spec import FeatureSpec
 
 LATEST = "latest"
 PREVIOUS = "previous"
@@ -227,3 +230,41 @@ def new_model(models_dir: Path) -> Iterator[Path]:
     finally:
         if building.exists():
             shutil.rmtree(building, ignore_errors=True)
+
+
+def _bad(source: str, what: str) -> ModelError:
+    return ModelError(f"{source}: metadata.json is damaged ({what})",
+                      "train again (or export the model again) to rewrite it")
+
+
+def check_metadata(metadata: object, source: str) -> None:
+    """Refuse model metadata that would fail deep inside (hand-edited, truncated, another version):
+    ModelError naming the file and the field, saying to train again."""
+    if not isinstance(metadata, dict):
+        raise _bad(source, "not a JSON object")
+    for section in ("audio", "features"):
+        if not isinstance(metadata.get(section), dict):
+            raise _bad(source, f"no {section!r} settings")
+    audio, features = metadata["audio"], metadata["features"]
+    limits = {"sample_rate": (4000, 96000), "clip_seconds": (0.25, 10.0)}
+    for key, (low, high) in limits.items():
+        for where, values in (("audio", audio), ("features", features)):
+            value = values.get(key, audio.get(key)) if where == "features" else values.get(key)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+                raise _bad(source, f"{where} {key} is {value!r}")
+    defaults = FeatureSpec()
+    for key, default in asdict(defaults).items():
+        value = features.get(key, default)
+        number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        if not number or value < 0 or (value == 0 and key != "fmin") or (
+                isinstance(default, int) and value != int(value)):
+            raise _bad(source, f"features {key} is {value!r}")
+    try:
+        spec = FeatureSpec.from_dict(features)
+        if spec.win_length < 1 or spec.hop_length < 1 or spec.n_frames < 1 or spec.fmin >= spec.fmax:
+            raise ValueError("the clip is too short for its windows")
+    except (TypeError, ValueError, ZeroDivisionError) as exc:
+        raise _bad(source, f"features: {exc}") from None
+    labels = metadata.get("labels")
+    if labels is not None and (not isinstance(labels, list) or not all(isinstance(x, str) for x in labels)):
+        raise _bad(source, "labels is not a list of names")

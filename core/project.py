@@ -48,6 +48,16 @@ from core.readiness import ClassSummary, ProjectSummary, check_readiness  # noqa
 from core.spec import BACKGROUND_NOISE, MIN_SAMPLES_PER_CLASS, AudioSpec, TrainSpec
 
 STAGING_PREFIX = ".import-"
+MODEL_SPACE = 16 << 20  # free bytes training wants before it starts (a model folder is ~0.1-5 MB)
+
+
+def check_writable(folder: Path, *, need_bytes: int = MODEL_SPACE) -> None:
+    """Refuse long work at the start when its result could not be saved in `folder` (created if missing)."""
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise atomic.disk_error(exc, Path(folder)) from exc
+    atomic.check_writable(folder, need_bytes=need_bytes)
 
 
 def _check_min_samples(value: int) -> None:

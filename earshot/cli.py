@@ -9,6 +9,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from core import __version__
 from core.errors import EarshotError
@@ -26,8 +27,16 @@ COMMAND_MODULES = (
 )
 
 
+class Parser(argparse.ArgumentParser):
+    """Usage mistakes are one line too: `earshot: error: ...` with where to find the right usage."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"earshot: error: {message} (see: {self.prog} --help)", file=sys.stderr)
+        raise SystemExit(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="earshot",
         description="Train sound classifiers from the terminal: record, train, validate, deploy.",
         epilog="Run 'earshot' with no command to open the app.",
