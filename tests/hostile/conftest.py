@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -99,3 +100,43 @@ def fill(folder: Path) -> None:
                 handle.flush()
         except OSError:
             pass
+
+
+TINY_MODEL = """
+import json, sys
+from pathlib import Path
+from core.model import build_model, configure_tensorflow, tflite_bytes
+from core.spec import AudioSpec, FeatureSpec
+configure_tensorflow()
+audio = AudioSpec()
+features = FeatureSpec.for_audio(audio)
+out = Path(sys.argv[1])
+out.mkdir(parents=True, exist_ok=True)
+model = build_model(features.input_shape, 2, mean=-40.0, std=20.0)
+(out / "model.tflite").write_bytes(tflite_bytes(model))
+(out / "labels.txt").write_text("Background Noise\\nyes\\n")
+(out / "metadata.json").write_text(json.dumps({
+    "labels": ["Background Noise", "yes"], "audio": audio.to_dict(), "features": features.to_dict(),
+    "input_shape": list(features.input_shape), "project": "words"}))
+"""
+
+
+@pytest.fixture(scope="session")
+def model_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real (untrained) TFLite model folder of the default project shape: model.tflite, labels.txt,
+    metadata.json. Built once per session in a subprocess (TensorFlow stays out of this process)."""
+    folder = tmp_path_factory.mktemp("model") / "model"
+    from tests.hostile.helpers import REPO
+
+    done = subprocess.run([sys.executable, "-c", TINY_MODEL, str(folder)], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=300, cwd=REPO)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return folder
+
+
+@pytest.fixture
+def clip(tmp_path: Path) -> Path:
+    path = tmp_path / "clip.wav"
+    rng = np.random.default_rng(3)
+    soundfile.write(path, (rng.standard_normal(SR) * 0.1).astype(np.float32), SR, subtype="PCM_16")
+    return path
