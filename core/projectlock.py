@@ -13,7 +13,6 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
 
 from core import atomic
 from core.errors import ProjectError, ProjectLockedError
@@ -33,11 +32,10 @@ class ProjectLock:
         self.path = Path(root) / name
         self.root = Path(root)
         self.depth = 0
-        self._handle: IO[str] | None = None
 
-    def _open(self) -> IO[str]:
+    def _open(self) -> int:
         try:
-            return open(self.path, "a+")
+            return os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
         except OSError as exc:
             if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
                 raise read_only_error(self.root) from None
@@ -53,24 +51,21 @@ class ProjectLock:
             finally:
                 self.depth -= 1
             return
-        handle = self._open()
+        fd = self._open()  # unbuffered: a failed write on a full disk is not retried by close()
         try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            handle.seek(0)
-            owner = handle.read().strip() or "another process"
-            handle.close()
+            owner = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "another process"
+            os.close(fd)
             raise ProjectLockedError(f"{self.root} is being changed by {owner}",
                                      "wait for it to finish, or close the other earshot") from None
         try:
-            handle.seek(0)
-            handle.truncate()
-            handle.write(f"earshot pid {os.getpid()}")
-            handle.flush()
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"earshot pid {os.getpid()}".encode(), 0)
         except OSError as exc:
-            handle.close()
+            os.close(fd)
             raise atomic.disk_error(exc, self.path) from None
-        self._handle, self.depth = handle, 1
+        self.depth = 1
         try:
             if on_acquire is not None:
                 on_acquire()
@@ -78,9 +73,8 @@ class ProjectLock:
         finally:
             self.depth = 0
             try:
-                handle.truncate(0)
+                os.ftruncate(fd, 0)
             except OSError:
                 pass
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-            handle.close()
-            self._handle = None
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)

@@ -147,7 +147,7 @@ class RawRepl:
                                   "reset the board, then try again")
             if len(self._pending) > MAX_PENDING:
                 raise DeployError(f"{self.name} sends a stream of data instead of answering ({what})",
-                                  "a program on it keeps printing: stop it (Ctrl-C in a serial terminal) "
+                                  "a program on it keeps printing: stop it with Ctrl-C in a serial terminal "
                                   "or reset the board, and check --port and --baud")
             size = min(max(1, self._waiting()), 65536)
             try:

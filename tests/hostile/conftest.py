@@ -84,22 +84,17 @@ def read_only(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
 
 
 def fill(folder: Path) -> None:
-    """Fill the file system holding `folder` to 100%."""
-    with open(folder / "filler", "wb") as handle:
-        chunk = b"\0" * 65536
-        try:
-            while True:
-                handle.write(chunk)
-                handle.flush()
-        except OSError:
-            pass
-    with open(folder / "filler-small", "wb") as handle:
-        try:
-            while True:
-                handle.write(b"\0")
-                handle.flush()
-        except OSError:
-            pass
+    """Fill the file system holding `folder` to 100% (big writes, then single bytes)."""
+    fd = os.open(folder / "filler", os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        for size in (1 << 16, 1 << 12, 1):
+            try:
+                while os.write(fd, b"\0" * size):
+                    pass
+            except OSError:
+                pass
+    finally:
+        os.close(fd)
 
 
 TINY_MODEL = """
