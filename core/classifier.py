@@ -148,7 +148,7 @@ def _from_folder(folder: Path) -> Classifier:
             try:
                 metadata = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
                 labels = (folder / "labels.txt").read_text(encoding="utf-8").splitlines()
-            except (OSError, json.JSONDecodeError) as exc:
+            except (OSError, ValueError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
                 raise ModelError(f"{folder}: labels.txt or metadata.json is missing or damaged",
                                  "train again") from exc
             return Classifier((folder / name).read_bytes(), [x for x in labels if x], metadata, str(folder))
