@@ -120,9 +120,11 @@ def check_writable(folder: Path, *, need_bytes: int = 1 << 20) -> None:
             handle.write(b"\0" * 4096)
             handle.flush()
             os.fsync(handle.fileno())
-        free = os.statvfs(folder)
-        if free.f_bavail * free.f_frsize < need_bytes:
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        stats = os.statvfs(folder)
+        free = stats.f_bavail * stats.f_frsize
+        if free < need_bytes:
+            raise EarshotError(f"only {free / 1e6:.1f} MB free on the disk holding {folder} "
+                               f"({need_bytes / 1e6:.0f} MB needed)", "free some space and try again")
     except OSError as exc:
         raise disk_error(exc, folder) from exc
     finally:
