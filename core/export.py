@@ -206,6 +206,7 @@ def export_project(project_dir: Path, output: Path | None = None, *,
     try:
         metadata = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
         labels = [x for x in (folder / "labels.txt").read_text(encoding="utf-8").splitlines() if x]
+        modelstore.check_metadata(metadata, str(folder))
         audio, features = AudioSpec.from_dict(metadata["audio"]), FeatureSpec.from_dict(metadata["features"])
     except (OSError, ValueError, KeyError) as exc:
         raise DeployError(f"{folder}: the trained model's metadata is damaged ({exc})",

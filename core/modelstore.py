@@ -23,7 +23,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from core import atomic
 from core.errors import ModelError
@@ -268,3 +268,12 @@ def check_metadata(metadata: object, source: str) -> None:
     labels = metadata.get("labels")
     if labels is not None and (not isinstance(labels, list) or not all(isinstance(x, str) for x in labels)):
         raise _bad(source, "labels is not a list of names")
+    split = metadata.get("test_split", [])
+    if not isinstance(split, list) or not all(
+            isinstance(item, dict) and isinstance(item.get("file"), str)
+            and isinstance(item.get("label"), str) for item in split):
+        raise _bad(source, "test_split is not a list of files and labels")
+    for item in split:  # paths are read relative to the project: never outside it
+        path = PurePosixPath(item["file"])
+        if path.is_absolute() or ".." in path.parts or "\x00" in item["file"] or not item["file"]:
+            raise _bad(source, f"test clip {item['file']!r} points outside the project")

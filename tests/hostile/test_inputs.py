@@ -124,6 +124,8 @@ MODEL_DAMAGE: dict[str, Callable[[Path], None]] = {
     "truncated model": lambda f: (f / "model.tflite").write_bytes((f / "model.tflite").read_bytes()[:5000]),
     "model of zeros": lambda f: (f / "model.tflite").write_bytes(bytes(2000)),
     "labels do not match": lambda f: (f / "labels.txt").write_text("one\n"),
+    "a test clip outside": lambda f: _meta(f, lambda m: m.update(
+        test_split=[{"file": "../../etc/passwd", "label": "yes"}])),
 }
 
 
