@@ -111,11 +111,12 @@ def disk_error(exc: OSError, target: Path) -> EarshotError:
 
 
 def check_writable(folder: Path, *, need_bytes: int = 1 << 20) -> None:
-    """Before long work: refuse at once when `folder` cannot be written or has less than `need_bytes`
-    free, instead of failing at the end. Writes and removes a small probe file."""
+    """Before long work: refuse at once when `folder` (created if missing) cannot be written or has less
+    than `need_bytes` free, instead of failing at the end. Writes and removes a small probe file."""
     folder = Path(folder)
     probe = folder / f".earshot-probe-{os.getpid()}.tmp"
     try:
+        folder.mkdir(parents=True, exist_ok=True)
         with open(probe, "wb") as handle:
             handle.write(b"\0" * 4096)
             handle.flush()

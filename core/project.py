@@ -41,11 +41,12 @@ from core.projectfile import (  # noqa: F401  (re-exported)
     ClassInfo,
     inside,
     is_plain_folder_name,
+    new_project_data,
 )
 from core.projectfile import read as read_project_file
 from core.projectlock import ProjectLock
 from core.readiness import ClassSummary, ProjectSummary, check_readiness  # noqa: F401  (re-exported)
-from core.spec import BACKGROUND_NOISE, MIN_SAMPLES_PER_CLASS, AudioSpec, TrainSpec
+from core.spec import MIN_SAMPLES_PER_CLASS, AudioSpec, TrainSpec
 
 STAGING_PREFIX = ".import-"
 MODEL_SPACE = 16 << 20  # free bytes training wants before it starts (a model folder is ~0.1-5 MB)
@@ -53,10 +54,6 @@ MODEL_SPACE = 16 << 20  # free bytes training wants before it starts (a model fo
 
 def check_writable(folder: Path, *, need_bytes: int = MODEL_SPACE) -> None:
     """Refuse long work at the start when its result could not be saved in `folder` (created if missing)."""
-    try:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise atomic.disk_error(exc, Path(folder)) from exc
     atomic.check_writable(folder, need_bytes=need_bytes)
 
 
@@ -93,18 +90,7 @@ class Project:
         if not 0.25 <= audio.clip_seconds <= 10.0:
             raise ProjectError(f"clip length {audio.clip_seconds} s is out of range", "use 0.25-10 s")
         project_name = validate_class_name(name or root.resolve().name or "earshot project")
-        data: dict[str, Any] = {
-            "schema": SCHEMA_VERSION,
-            "kind": KIND,
-            "name": project_name,
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            **audio.to_dict(),
-            "min_samples": int(min_samples),
-            "classes": [asdict(ClassInfo("c0", BACKGROUND_NOISE, "background-noise", fixed=True))],
-            "next_class_id": 1,
-            "training": TrainSpec().to_dict(),
-            "settings": {},
-        }
+        data = new_project_data(project_name, audio, int(min_samples))
         existed = root.exists()
         made: list[Path] = []
         try:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from core.errors import ProjectError
 from core.names import validate_class_name
-from core.spec import TrainSpec
+from core.spec import BACKGROUND_NOISE, AudioSpec, TrainSpec
 
 SCHEMA_VERSION = 1
 PROJECT_FILE = "project.json"
@@ -35,6 +36,22 @@ class ClassInfo:
     name: str
     folder: str
     fixed: bool = False
+
+
+def new_project_data(name: str, audio: AudioSpec, min_samples: int) -> dict[str, Any]:
+    """What project.json holds for a new project: settings and the fixed class Background Noise."""
+    return {
+        "schema": SCHEMA_VERSION,
+        "kind": KIND,
+        "name": name,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        **audio.to_dict(),
+        "min_samples": min_samples,
+        "classes": [asdict(ClassInfo("c0", BACKGROUND_NOISE, "background-noise", fixed=True))],
+        "next_class_id": 1,
+        "training": TrainSpec().to_dict(),
+        "settings": {},
+    }
 
 
 def inside(root: Path, relative: str, what: str) -> Path:
