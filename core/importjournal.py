@@ -39,6 +39,7 @@ class Commit:
     folders: list[str] = field(default_factory=list)  # created by this commit (removed on undo)
     before: dict[str, Any] = field(default_factory=dict)
     after: dict[str, Any] = field(default_factory=dict)
+    done: bool = False  # past the commit point in this process: never undo it
 
     def to_dict(self) -> dict[str, Any]:
         return {"moves": self.moves, "folders": self.folders, "before": self.before, "after": self.after}
@@ -80,7 +81,9 @@ def _backward(root: Path, commit: Commit) -> None:
 
 
 def run(root: Path, commit: Commit, save_project: Callable[[], None]) -> None:
-    """Make the commit's moves and save project.json (`save_project` writes `commit.after`)."""
+    """Make the commit's moves and save project.json (`save_project` writes `commit.after`).
+
+    Any failure or interrupt before that is complete undoes it; `commit.done` says it completed."""
     journal = root / JOURNAL
     atomic.write_json(journal, commit.to_dict())
     atomic.crash_point("import-journal")
@@ -88,14 +91,17 @@ def run(root: Path, commit: Commit, save_project: Callable[[], None]) -> None:
         _forward(root, commit)
         save_project()
         atomic.crash_point("import-project")
-        journal.unlink()
-        atomic.fsync_dir(root)
     except BaseException:
-        if journal.exists():
-            os.replace(journal, root / ABORTED)
-            _backward(root, commit)
-            (root / ABORTED).unlink(missing_ok=True)
+        os.replace(journal, root / ABORTED)
+        _backward(root, commit)
+        (root / ABORTED).unlink(missing_ok=True)
         raise
+    commit.done = True
+    journal.unlink(missing_ok=True)  # a journal left by a failure here is rolled forward: no harm
+    try:
+        atomic.fsync_dir(root)
+    except OSError:
+        pass
 
 
 def pending(root: Path) -> bool:

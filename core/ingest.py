@@ -193,9 +193,10 @@ def _commit(
 
     added: dict[str, int] = {}
     recordings = 0
-    try:
-        with project.transaction():
-            before = project.data()
+    with project.lock():
+        before = project.data()
+        commit = importjournal.Commit(before=before)
+        try:
             infos: dict[str, ClassInfo] = {}
             for name, existing in targets.items():
                 if name not in staged.clips and name not in staged.recordings:
@@ -204,7 +205,6 @@ def _commit(
                     existing = project.new_class(name)
                     report.created.append(existing.name)
                 infos[name] = existing
-            commit = importjournal.Commit(before=before)
             planned: set[Path] = set()
             for name, paths in staged.clips.items():
                 folder = project.samples_dir(infos[name])
@@ -235,9 +235,11 @@ def _commit(
                     recordings += 1
             commit.after = project.data()
             importjournal.run(root, commit, project._save)
-    except BaseException:
-        report.created.clear()
-        raise
+        except BaseException:
+            if not commit.done:  # the files are back where they were: so is the class list
+                project.restore(before)
+                report.created.clear()
+            raise
     report.added, report.recordings = added, recordings
 
 

@@ -284,6 +284,11 @@ class Project:
         """A copy of what project.json holds (as in memory)."""
         return copy.deepcopy(self._data)
 
+    def restore(self, data: dict[str, Any]) -> None:
+        """Put the in-memory settings back to `data`, what project.json holds after a failed commit."""
+        self._data = copy.deepcopy(data)
+        self._saved = copy.deepcopy(data)
+
     def rename_class(self, old: str, new: str) -> ClassInfo:
         info = self.get_class(old)
         if info.fixed:

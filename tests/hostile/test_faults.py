@@ -50,6 +50,14 @@ def test_train_on_a_full_disk_is_refused_before_it_starts(full_project: Path) ->
     assert time.monotonic() - start < 20  # at the start, not after the epochs (and no TensorFlow)
 
 
+def test_a_disk_that_fills_up_during_an_import(full_project: Path, upload: Path) -> None:
+    filler = full_project.parent / "filler"
+    os.truncate(filler, filler.stat().st_size - (300 << 10))  # room for a third of the upload
+    before = snapshot(full_project)
+    assert_one_line_error(run("import", full_project, upload), "disk full")
+    assert snapshot(full_project) == before  # the staged part is gone too
+
+
 def test_train_with_too_little_room_for_a_model_is_refused_before_it_starts(full_project: Path) -> None:
     filler = full_project.parent / "filler"
     os.truncate(filler, filler.stat().st_size - (1 << 20))  # 1 MB free: room for the lock, not a model
