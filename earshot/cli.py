@@ -15,6 +15,7 @@ from core import __version__
 from core.errors import EarshotError
 
 DEBUG_ENV = "EARSHOT_DEBUG"
+INTERNAL_ERROR = 70  # sysexits' EX_SOFTWARE; every expected error exits 1, Ctrl-C 130
 
 # Each module defines `register(subparsers)`, adding its subcommands with `func` set.
 COMMAND_MODULES = (
@@ -32,7 +33,7 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         print(f"earshot: error: {message} (see: {self.prog} --help)", file=sys.stderr)
-        raise SystemExit(2)
+        raise SystemExit(1)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -102,4 +103,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except Exception as error:  # noqa: BLE001 (the last resort: never a traceback without EARSHOT_DEBUG)
         report_internal_error(error)
-        return 2
+        return INTERNAL_ERROR

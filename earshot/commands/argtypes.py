@@ -34,7 +34,9 @@ def number(low: float, high: float, *, above_low: bool = False) -> Callable[[str
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
         too_low = value <= low if above_low else value < low
-        if not math.isfinite(value) or too_low or value > high:
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text} is not a finite number")
+        if too_low or value > high:
             side = "above" if above_low else "from"
             raise argparse.ArgumentTypeError(f"{text} is out of range (give a number {side} {low:g} "
                                              f"up to {high:g})")
@@ -44,16 +46,17 @@ def number(low: float, high: float, *, above_low: bool = False) -> Callable[[str
     return parse
 
 
+def finite(text: str) -> float:
+    """Any finite number (the command checks the range, with its own words): refuses nan and inf."""
+    return number(-math.inf, math.inf)(text)
+
+
 SEED = whole(0, 2**32 - 1)
 EPOCHS = whole(1, 1000)
 BATCH_SIZE = whole(1, 4096)
 LEARNING_RATE = number(0.0, 1.0, above_low=True)
 RECORD_SECONDS = number(0.0, 1800.0, above_low=True)
-LISTEN_SECONDS = number(0.0, 7 * 24 * 3600.0, above_low=True)
 COUNTDOWN = whole(0, 60)
-THRESHOLD = number(0.0, 1.0)
-HOP = number(0.01, 10.0)
-SMOOTH = whole(1, 100)
 SPEED = number(0.0, 1000.0)
 SAMPLE_RATE = whole(4000, 96000)
 CLIP_SECONDS = number(0.25, 10.0)

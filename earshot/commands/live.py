@@ -41,14 +41,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     listen.add_argument("model", type=Path, metavar="DIR|MODEL.zip",
                         help="project folder, model folder or exported zip")
     _add_source_arguments(listen)
-    listen.add_argument("--seconds", type=argtypes.LISTEN_SECONDS,
+    listen.add_argument("--seconds", type=argtypes.finite,
                         help="stop after this much audio (default: until Ctrl-C)")
     listen.add_argument("--json", action="store_true", help="print one JSON object per decision")
-    listen.add_argument("--threshold", type=argtypes.THRESHOLD,
+    listen.add_argument("--threshold", type=argtypes.finite,
                         help="smallest confidence reported (default: 0.5)")
-    listen.add_argument("--hop", type=argtypes.HOP, default=0.25,
+    listen.add_argument("--hop", type=argtypes.finite, default=0.25,
                         help="seconds between windows (default: %(default)g)")
-    listen.add_argument("--smooth", type=argtypes.SMOOTH, default=3,
+    listen.add_argument("--smooth", type=int, default=3,
                         help="windows averaged (default: %(default)d)")
     listen.add_argument("--background", action="store_true", help="also report Background Noise")
     try:

@@ -159,11 +159,11 @@ def test_an_internal_error_is_one_line_unless_debugging(project: Path, monkeypat
 
     monkeypatch.setattr(commands, "cmd_info", broken)
     monkeypatch.delenv("EARSHOT_DEBUG", raising=False)
-    assert cli.main(["info", str(project)]) == 2
+    assert cli.main(["info", str(project)]) == cli.INTERNAL_ERROR
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("earshot: error: internal error: ValueError")
     assert "please report" in err and "Traceback" not in err
     monkeypatch.setenv("EARSHOT_DEBUG", "1")
-    assert cli.main(["info", str(project)]) == 2
+    assert cli.main(["info", str(project)]) == cli.INTERNAL_ERROR
     err = capsys.readouterr().err
     assert "Traceback" in err and err.splitlines()[-1].startswith("earshot: error: internal error")

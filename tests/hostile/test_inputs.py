@@ -159,7 +159,8 @@ def test_a_damaged_model_says_train_again(model_folder: Path, clip: Path, tmp_pa
     ("train", "{p}", "--learning-rate", "nan"),
     ("listen", "{p}", "--seconds", "nan"),
     ("listen", "{p}", "--seconds", "inf"),
-    ("listen", "{p}", "--hop", "-1"),
+    ("listen", "{p}", "--hop", "nan"),
+    ("listen", "{p}", "--threshold", "inf"),
     ("record", "{p}", "yes", "--seconds", "nan"),
     ("record", "{p}", "yes", "--seconds", "-5"),
     ("new", "{p}2", "--sample-rate", "0"),
@@ -167,7 +168,7 @@ def test_a_damaged_model_says_train_again(model_folder: Path, clip: Path, tmp_pa
 ])
 def test_out_of_range_arguments_are_refused_while_parsing(project: Path, args: tuple[str, ...]) -> None:
     before = snapshot(project)
-    assert_one_line_error(run(*[a.format(p=project) for a in args]), "argument", code=2)
+    assert_one_line_error(run(*[a.format(p=project) for a in args]), "argument")
     assert snapshot(project) == before
 
 
