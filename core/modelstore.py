@@ -115,6 +115,22 @@ def candidates(models_dir: Path) -> list[Path]:
     return [p for p in (current(models_dir), previous(models_dir)) if p is not None]
 
 
+def pending(models_dir: Path) -> bool:
+    """Whether a killed process left work for `recover`: an interrupted swap or a half-written folder."""
+    models_dir = Path(models_dir)
+    try:
+        names = [p.name for p in models_dir.iterdir()]
+    except OSError:
+        return False
+    if any(n.startswith(BUILDING_PREFIX) or (n.startswith(".") and n.endswith(".tmp")) for n in names):
+        return True
+    if _legacy(models_dir, LATEST) is not None:
+        return False  # an older layout: converted at the next write, readable as it is
+    plan = _plan(models_dir)
+    return plan.latest is not None and (plan.latest, plan.previous) != (
+        _target(models_dir, LATEST), _target(models_dir, PREVIOUS))
+
+
 def _point(models_dir: Path, pointer: str, name: str) -> None:
     """Make `models/<pointer>` a symlink to `name`, replacing the old one with a single rename."""
     link = models_dir / pointer

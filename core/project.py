@@ -116,12 +116,12 @@ class Project:
 
     @classmethod
     def open(cls, root: Path) -> Project:
-        """Open a project, first finishing an import a killed process left half done (when the project
-        is writable and no other process holds its lock)."""
+        """Open a project, first finishing an import or a model swap a killed process left half done
+        (when the project is writable and no other process holds its lock)."""
         root = Path(root)
         data = read_project_file(root)
         project = cls(root, data)
-        if importjournal.pending(root):
+        if importjournal.pending(root) or modelstore.pending(project.models_dir):
             try:
                 with project.lock():
                     pass

@@ -87,6 +87,10 @@ def test_a_read_only_project_can_be_read_but_not_changed(read_only_project: Path
     assert info.returncode == 0 and json.loads(info.stdout)["name"] == "words", info.stderr
     predicted = run("predict", root, clip, "--json")
     assert predicted.returncode == 0, predicted.stderr
+    listened = run("listen", root, "--input", clip, "--speed", "0", "--json")
+    assert listened.returncode == 0 and "Traceback" not in listened.stderr, listened.stderr
+    evaluated = run("eval", root)  # reads the model and its (empty) test split; never writes
+    assert "Traceback" not in evaluated.stderr, evaluated.stderr
     for command in (("class", "add", root, "go"), ("import", root, clip, "--class", "yes"),
                     ("extract", root, "yes", clip), ("train", root)):
         assert_one_line_error(run(*command), "read-only")
