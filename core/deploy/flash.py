@@ -106,6 +106,8 @@ def render_main(config: BoardConfig, *, project: str = "", labels: list[str] | N
 
 def model_project_name(model_zip: Path) -> str:
     """The project name in an exported zip's metadata.json ("" when unreadable: deployable_files says why)."""
+    if not Path(model_zip).is_file():
+        return ""
     try:
         with zipfile.ZipFile(model_zip) as archive:
             meta = json.loads(archive.read("metadata.json"))
@@ -116,6 +118,8 @@ def model_project_name(model_zip: Path) -> str:
 
 def deployable_files(model_zip: Path, config: BoardConfig) -> dict[str, bytes]:
     """The files to put on the board, main.py last (so a board never runs a main.py without its model)."""
+    if Path(model_zip).exists() and not Path(model_zip).is_file():  # a pipe would be waited on forever
+        raise DeployError(f"{model_zip} is not a model zip file", "export one with 'earshot export DIR'")
     try:
         with zipfile.ZipFile(model_zip) as archive:
             names = set(archive.namelist())
