@@ -104,6 +104,26 @@ def run(root: Path, commit: Commit, save_project: Callable[[], None]) -> None:
         pass
 
 
+def write_files(root: Path, files: dict[Path, bytes], staging: Path, project_data: dict[str, Any]) -> None:
+    """Write new files into the project all or nothing: stage them in `staging` (inside the project),
+    sync once, then move them in under a journal (project.json, `project_data`, stays as it is)."""
+    if not files:
+        return
+    commit = Commit(before=project_data, after=project_data)
+    try:
+        staging.mkdir(parents=True, exist_ok=True)
+        for n, (target, data) in enumerate(files.items()):
+            staged = staging / f"{n}-{target.name}"
+            staged.write_bytes(data)
+            commit.moves.append((str(staged.relative_to(root)), str(target.relative_to(root))))
+        atomic.sync_filesystem(root)
+        run(root, commit, lambda: None)
+    except OSError as exc:
+        raise atomic.disk_error(exc, staging) from exc
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
 def pending(root: Path) -> bool:
     return (root / JOURNAL).exists() or (root / ABORTED).exists()
 

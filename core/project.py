@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import os
+import secrets
 import shutil
 import time
 from collections.abc import Iterator
@@ -23,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from core import atomic, importjournal, modelstore
-from core.audio import save_wav
+from core.audio import save_wav, wav_bytes
 from core.errors import EarshotError, ProjectError
 from core.names import (  # noqa: F401  (re-exported: core.project is where callers look for them)
     MAX_NAME_LENGTH,
@@ -359,23 +360,23 @@ class Project:
                 raise ProjectError(f"a clip has {clip.shape} samples, expected ({expected},)",
                                    "cut clips with core.segment.extract")
         written: list[Path] = []
-        new: list[Path] = []
+        new: dict[Path, bytes] = {}
         with self.lock():
             folder = self.samples_dir(info)
-            folder.mkdir(parents=True, exist_ok=True)
             stored = self.stored_digests(info)
+            for clip in clips:
+                path = stored.get(clip_digest(clip)) or folder / clip_file_name(clip, prefix)
+                if not path.exists() and path not in new:
+                    new[path] = wav_bytes(clip, self.audio.sample_rate)
+                    stored[clip_digest(clip)] = path
+                written.append(path)
             try:
-                for clip in clips:
-                    path = stored.get(clip_digest(clip)) or folder / clip_file_name(clip, prefix)
-                    if not path.exists():
-                        save_wav(path, clip, self.audio.sample_rate)
-                        new.append(path)
-                        stored[clip_digest(clip)] = path
-                    written.append(path)
-            except BaseException:
-                for path in new:  # all or nothing: a full disk leaves no partial batch behind
-                    path.unlink(missing_ok=True)
-                raise
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise atomic.disk_error(exc, folder) from exc
+            # all or nothing, also under kill -9: staged, then moved in under a journal
+            staging = self.root / f"{STAGING_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
+            importjournal.write_files(self.root, new, staging, self.data())
         return written
 
     def save_recording(self, info: ClassInfo, y: np.ndarray, *, label: str = "recording") -> Path:

@@ -160,3 +160,23 @@ import_samples(Project.open({str(project)!r}), [__import__("pathlib").Path({str(
     assert (project / ".earshot-import.aborted").exists()
     assert run("info", project).returncode == 0
     assert snapshot(project) == before
+
+
+@pytest.mark.parametrize("point", ["import-journal", "import-move:4"])
+def test_kill_9_while_extracting_a_recording_keeps_all_its_clips_or_none(project: Path, tmp_path: Path,
+                                                                        point: str) -> None:
+    import numpy as np
+    import soundfile
+
+    take = tmp_path / "take.wav"
+    rng = np.random.default_rng(5)
+    soundfile.write(take, (rng.standard_normal(16000 * 12) * 0.1).astype(np.float32), 16000, subtype="PCM_16")
+    reference = tmp_path / "reference"
+    Project.create(reference, name="words").add_class("noise")
+    assert run("extract", reference, "noise", take, "--mode", "fixed").returncode == 0
+    assert run("class", "add", project, "noise").returncode == 0
+    done = run("extract", project, "noise", take, "--mode", "fixed", env={"EARSHOT_CRASH_AT": point})
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    assert run("info", project).returncode == 0
+    assert _samples(project)["noise"] == _samples(reference)["noise"]
+    assert len(_samples(project)["noise"]) == 12
