@@ -21,8 +21,13 @@ from core.projectfile import LOCK_FILE
 READ_ONLY_HINT = "copy it to a writable folder; info, predict, listen and export -o still work"
 
 
-def read_only_error(root: Path) -> ProjectError:
-    return ProjectError(f"{root} is read-only: it cannot be changed", READ_ONLY_HINT)
+def read_only_error(root: Path, code: int | None = errno.EROFS) -> ProjectError:
+    """A project that can be read but not changed: a read-only file system, or no write permission."""
+    if code == errno.EROFS:
+        return ProjectError(f"{root} is read-only (a read-only file system): it cannot be changed",
+                            READ_ONLY_HINT)
+    return ProjectError(f"{root} is read-only for you (no write permission): it cannot be changed",
+                        READ_ONLY_HINT)
 
 
 class ProjectLock:
@@ -38,7 +43,7 @@ class ProjectLock:
             return os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
         except OSError as exc:
             if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
-                raise read_only_error(self.root) from None
+                raise read_only_error(self.root, exc.errno) from None
             raise atomic.disk_error(exc, self.path) from None
 
     @contextmanager

@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import zipfile
@@ -171,3 +172,36 @@ def test_an_internal_error_is_one_line_unless_debugging(project: Path, monkeypat
     assert cli.main(["info", str(project)]) == cli.INTERNAL_ERROR
     err = capsys.readouterr().err
     assert "Traceback" in err and err.splitlines()[-1].startswith("earshot: error: internal error")
+
+
+def test_a_project_without_write_permission_can_be_read_but_not_changed(tmp_path: Path) -> None:
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("needs root and setpriv to run earshot as another user")
+    shared = Path(tempfile.mkdtemp(prefix="earshot-perm-", dir="/tmp"))
+    try:
+        shared.chmod(0o755)
+        root = shared / "proj"
+        Project.create(root, name="words").add_class("yes")
+        home = shared / "home"
+        home.mkdir()
+        home.chmod(0o777)
+        nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable]
+        probe = subprocess.run([*nobody, "-c", "import earshot.cli"], capture_output=True, text=True,
+                               env={**os.environ, "PYTHONPATH": str(REPO), "HOME": str(home)}, cwd="/")
+        if probe.returncode != 0:
+            pytest.skip(f"another user cannot run this checkout: {probe.stderr.strip()[-200:]}")
+        before = snapshot(root)
+
+        def as_nobody(*args: object) -> subprocess.CompletedProcess[str]:
+            return subprocess.run([*nobody, "-m", "earshot", *map(str, args)], capture_output=True, text=True,
+                                  env={**os.environ, "PYTHONPATH": str(REPO), "HOME": str(home)}, cwd="/",
+                                  timeout=120)
+
+        assert as_nobody("info", root).returncode == 0
+        for command in (("class", "add", root, "go"), ("train", root),
+                        ("import", root, root, "--class", "yes")):
+            assert_one_line_error(as_nobody(*command), "no write permission")
+        assert_one_line_error(as_nobody("export", root), "permission denied", "-o")
+        assert snapshot(root) == before
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
