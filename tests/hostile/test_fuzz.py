@@ -66,3 +66,36 @@ def test_any_byte_of_model_metadata(model_folder: Path, clip: Path, tmp_path: Pa
     assert code in (0, 1) and "Traceback" not in output and "internal error" not in output, output
     if code == 1:
         assert output.count("\n") == 1 and "train again" in output, output
+
+
+@pytest.fixture(scope="module")
+def wav_bytes() -> bytes:
+    import io
+
+    import numpy as np
+    import soundfile
+
+    buffer = io.BytesIO()
+    rng = np.random.default_rng(9)
+    soundfile.write(buffer, (rng.standard_normal(8000) * 0.1).astype(np.float32), 16000, subtype="PCM_16",
+                    format="WAV")
+    return buffer.getvalue()
+
+
+@FUZZ
+@given(position=st.integers(min_value=0, max_value=80), value=st.integers(min_value=0, max_value=255),
+       cut=st.sampled_from([None, 44, 100, 1000]))
+def test_any_byte_of_a_wav_header_or_a_cut(pristine: Path, tmp_path: Path, wav_bytes: bytes,
+                                           capsys: pytest.CaptureFixture[str], position: int, value: int,
+                                           cut: int | None) -> None:
+    """A WAV with one header byte changed (sizes, format, rate, channels) and/or cut short."""
+    folder = Path(tempfile.mkdtemp(dir=tmp_path))
+    root = folder / "proj"
+    shutil.copytree(pristine, root)
+    path = folder / "take.wav"
+    _corrupt(path, wav_bytes, position, value)
+    if cut is not None:
+        path.write_bytes(path.read_bytes()[:cut])
+    for args in (("import", root, path, "--class", "yes"), ("extract", root, "yes", path)):
+        code, output = _run(capsys, *args)
+        assert code in (0, 1) and "Traceback" not in output and "internal error" not in output, output
