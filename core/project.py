@@ -5,7 +5,10 @@ recordings, a trash folder and trained models.
     samples/<folder>/*.wav  one clip per file, at the project's rate and clip length
     recordings/<folder>/    raw recordings, kept before they are cut into clips
     trash/                  removed classes and deleted samples (never deleted outright)
-    models/                 trained models (see core.train)
+    models/                 trained models (core.modelstore)
+
+What project.json may hold is checked in core.projectfile, the write lock is core.projectlock, and
+multi-file changes (imports, extracted clips) go through core.importjournal.
 """
 
 from __future__ import annotations
