@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import re
 import shutil
+import stat
 import subprocess
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from core.errors import AudioError
 
 AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".ogg", ".oga", ".mp3", ".aiff", ".aif", ".au"})
 MAX_SECONDS = 30 * 60.0
+MAX_FILE_BYTES = 256 << 20  # as an upload zip's largest member (core.samplezip.ZipLimits)
 
 
 def is_audio_name(name: str) -> bool:
@@ -114,9 +116,38 @@ def decode(data: bytes, name: str, sample_rate: int, *, max_seconds: float = MAX
     return resample(y, int(sr), sample_rate)
 
 
+def check_file(path: Path, *, max_seconds: float = MAX_SECONDS, max_bytes: int = MAX_FILE_BYTES) -> None:
+    """Refuse a file before reading it: not a regular file (a pipe would block forever, a device never
+    end), larger than `max_bytes`, or a header that says it is longer than `max_seconds`."""
+    import soundfile
+
+    path = Path(path)
+    try:
+        mode = path.stat()
+    except FileNotFoundError:
+        raise AudioError(f"{path}: no such file", "check the path") from None
+    except OSError as exc:
+        raise AudioError(f"{path}: cannot read ({exc.strerror})", "check the file's permissions") from None
+    if stat.S_ISDIR(mode.st_mode):
+        raise AudioError(f"{path}: is a folder, not an audio file", "name a file")
+    if not stat.S_ISREG(mode.st_mode):
+        raise AudioError(f"{path}: not a regular file (a pipe or a device)", "name an audio file")
+    if mode.st_size > max_bytes:
+        raise AudioError(f"{path}: {mode.st_size / 1e6:.0f} MB is too large "
+                         f"(at most {max_bytes / 1e6:.0f} MB)", "cut it into shorter files first")
+    try:
+        duration = soundfile.info(str(path)).duration  # the header only
+    except Exception:  # noqa: BLE001 (not a format soundfile knows: decode() says what is wrong)
+        return
+    if duration > max_seconds:
+        raise AudioError(f"{path}: {duration:.0f} s is too long (at most {max_seconds:.0f} s)",
+                         "cut it into shorter files first")
+
+
 def load(path: Path, sample_rate: int, *, max_seconds: float = MAX_SECONDS) -> np.ndarray:
     """Read an audio file to mono `float32 [n]` at `sample_rate`."""
     path = Path(path)
+    check_file(path, max_seconds=max_seconds)
     try:
         data = path.read_bytes()
     except FileNotFoundError:

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from core import modelstore
 from core.errors import ModelError
 from core.features import fit_clip, log_mel_batch
 from core.model import quiet_output
@@ -59,6 +60,7 @@ class Classifier:
     def __init__(self, model: bytes, labels: list[str], metadata: dict[str, Any], source: str) -> None:
         from ai_edge_litert.interpreter import Interpreter
 
+        modelstore.check_metadata(metadata, source)
         self.labels = labels
         self.metadata = metadata
         self.source = source
@@ -146,7 +148,7 @@ def _from_folder(folder: Path) -> Classifier:
             try:
                 metadata = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
                 labels = (folder / "labels.txt").read_text(encoding="utf-8").splitlines()
-            except (OSError, json.JSONDecodeError) as exc:
+            except (OSError, ValueError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
                 raise ModelError(f"{folder}: labels.txt or metadata.json is missing or damaged",
                                  "train again") from exc
             return Classifier((folder / name).read_bytes(), [x for x in labels if x], metadata, str(folder))
@@ -177,10 +179,9 @@ def load_classifier(path: Path | str) -> Classifier:
     if not path.exists():
         raise ModelError(f"{path}: no such project, model folder or zip", "check the path")
     if (path / "project.json").is_file():
-        models = path / "models"
-        for name in ("latest", "previous"):
-            if (models / name / "metadata.json").is_file():
-                return _from_folder(models / name)
+        for folder in modelstore.candidates(path / "models"):
+            if (folder / "metadata.json").is_file():
+                return _from_folder(folder)
         raise ModelError(f"{path}: the project has no trained model", f"train it with: earshot train {path}")
     if path.is_dir():
         return _from_folder(path)

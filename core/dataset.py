@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 
 from core.audio import load
-from core.errors import TrainingError
 from core.features import fit_clip, mel_power_batch, power_to_db
 from core.project import Project
-from core.spec import BACKGROUND_NOISE, IMBALANCE_RATIO, AudioSpec, FeatureSpec
+from core.readiness import check_readiness
+from core.spec import BACKGROUND_NOISE, AudioSpec, FeatureSpec
 
 
 @dataclass(frozen=True)
@@ -63,19 +63,9 @@ class ClipSet:
 
 def check_data(counts: dict[str, int], min_samples: int) -> list[str]:
     """Raise TrainingError listing every shortfall; return warnings (imbalance) otherwise."""
-    problems = [f"{name}: {n} of {min_samples}" for name, n in counts.items() if n < min_samples]
-    if len(counts) < 2:
-        raise TrainingError("training needs at least two classes", "add a class and record samples for it")
-    if problems:
-        raise TrainingError(f"not enough samples (at least {min_samples} per class): " + "; ".join(problems),
-                            "record or import more samples for these classes")
-    sizes = sorted(counts.values())
-    if sizes[-1] > IMBALANCE_RATIO * sizes[0]:
-        big = max(counts, key=lambda k: counts[k])
-        small = min(counts, key=lambda k: counts[k])
-        return [f"imbalanced classes: {big} has {counts[big]} samples, {small} {counts[small]} "
-                "(class weights compensate; similar sizes work better)"]
-    return []
+    readiness = check_readiness(counts, min_samples)
+    readiness.require()
+    return readiness.warnings
 
 
 def spec_key(audio: AudioSpec, features: FeatureSpec) -> str:

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from core import __version__, atomic
+from core import __version__, atomic, modelstore
 from core.errors import DeployError
 from core.spec import AudioSpec, FeatureSpec
 
@@ -53,7 +53,7 @@ def model_folder(project_dir: Path) -> Path:
     root = Path(project_dir)
     if not (root / "project.json").is_file():
         raise DeployError(f"{root} is not an earshot project", "name the project folder you trained")
-    folder = root / "models" / "latest"
+    folder = modelstore.current(root / "models") or root / "models" / "latest"
     if not all((folder / name).is_file() for name in ("model.keras", "metadata.json", "labels.txt")):
         raise DeployError(f"{root} has no trained model", f"train it first: earshot train {root}")
     return folder
@@ -206,6 +206,7 @@ def export_project(project_dir: Path, output: Path | None = None, *,
     try:
         metadata = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
         labels = [x for x in (folder / "labels.txt").read_text(encoding="utf-8").splitlines() if x]
+        modelstore.check_metadata(metadata, str(folder))
         audio, features = AudioSpec.from_dict(metadata["audio"]), FeatureSpec.from_dict(metadata["features"])
     except (OSError, ValueError, KeyError) as exc:
         raise DeployError(f"{folder}: the trained model's metadata is damaged ({exc})",

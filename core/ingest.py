@@ -15,10 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from core import atomic
+from core import atomic, importjournal
 from core.audio import decode, quantize, wav_bytes
 from core.errors import AudioError, ProjectError, SampleImportError
 from core.project import (
+    STAGING_PREFIX,
     ClassInfo,
     Project,
     clip_digest,
@@ -183,55 +184,63 @@ def _stage_item(item: ImportItem, class_name: str, mode: str, project: Project, 
 def _commit(
     project: Project, targets: dict[str, ClassInfo | None], staged: _Staged, report: ImportReport
 ) -> None:
-    """Move staged files into the project; on any failure undo the moves (project.json is restored)."""
-    moved: list[Path] = []
-    created: list[Path] = []
+    """Move staged files into the project all or nothing, even under kill -9 (core.importjournal)."""
     atomic.sync_filesystem(project.root)  # every staged file is on disk before any is renamed in
-    try:
-        with project.transaction():
+    root = project.root
+
+    def rel(path: Path) -> str:
+        return str(path.relative_to(root))
+
+    added: dict[str, int] = {}
+    recordings = 0
+    with project.lock():
+        before = project.data()
+        commit = importjournal.Commit(before=before)
+        try:
             infos: dict[str, ClassInfo] = {}
             for name, existing in targets.items():
                 if name not in staged.clips and name not in staged.recordings:
                     continue  # nothing readable for it: do not create an empty class
                 if existing is None:
-                    existing = project.add_class(name)
-                    created.append(project.samples_dir(existing))
+                    existing = project.new_class(name)
                     report.created.append(existing.name)
                 infos[name] = existing
+            planned: set[Path] = set()
             for name, paths in staged.clips.items():
                 folder = project.samples_dir(infos[name])
-                folder.mkdir(parents=True, exist_ok=True)
+                if not folder.exists():
+                    commit.folders.append(rel(folder))
                 stored = project.stored_digests(infos[name])
                 for path in paths:
-                    if name_digest(path) in stored or (folder / path.name).exists():
+                    target = folder / path.name
+                    if name_digest(path) in stored or target.exists() or target in planned:
                         report.duplicates += 1
                         continue
-                    os.replace(path, folder / path.name)
-                    moved.append(folder / path.name)
-                    report.added[infos[name].name] = report.added.get(infos[name].name, 0) + 1
-                atomic.fsync_dir(folder)
+                    commit.moves.append((rel(path), rel(target)))
+                    planned.add(target)
+                    added[infos[name].name] = added.get(infos[name].name, 0) + 1
             stamp = time.strftime("%Y%m%d-%H%M%S")
             for name, paths in staged.recordings.items():
                 folder = project.recordings_dir(infos[name])
-                folder.mkdir(parents=True, exist_ok=True)
+                if not folder.exists():
+                    commit.folders.append(rel(folder))
                 for path in paths:
                     target = folder / f"{stamp}-{path.name}"
                     n = 1
-                    while target.exists():
+                    while target.exists() or target in planned:
                         n += 1
                         target = folder / f"{stamp}-{path.stem}-{n}.wav"
-                    os.replace(path, target)
-                    moved.append(target)
-                    report.recordings += 1
-                atomic.fsync_dir(folder)
-    except BaseException:
-        for path in moved:
-            path.unlink(missing_ok=True)
-        for folder in created:
-            shutil.rmtree(folder, ignore_errors=True)
-        report.added.clear()
-        report.created.clear()
-        raise
+                    commit.moves.append((rel(path), rel(target)))
+                    planned.add(target)
+                    recordings += 1
+            commit.after = project.data()
+            importjournal.run(root, commit, project._save)
+        except BaseException:
+            if not commit.done:  # the files are back where they were: so is the class list
+                project.restore(before)
+                report.created.clear()
+            raise
+    report.added, report.recordings = added, recordings
 
 
 def import_samples(
@@ -268,11 +277,13 @@ def import_samples(
         items = collect(list(sources), target, limits or ZipLimits(), report.skipped)
         targets: dict[str, ClassInfo | None] = {}
         names: dict[str, str] = {}
+        spelled: dict[str, str] = {}  # folders Dog/ and dog/ are one class, as class names are
         for raw in dict.fromkeys(item.class_name for item in items):
             name, existing = _resolve_class(project, raw)
+            name = spelled.setdefault(name.casefold(), name)
             names[raw] = name
             targets.setdefault(name, existing)
-        staged = _Staged(project.root / f".import-{os.getpid()}-{secrets.token_hex(4)}")
+        staged = _Staged(project.root / f"{STAGING_PREFIX}{os.getpid()}-{secrets.token_hex(4)}")
         try:
             for done, item in enumerate(items, start=1):
                 if cancel is not None and cancel.is_set():
@@ -287,6 +298,7 @@ def import_samples(
                 raise SampleImportError(f"none of the {len(items)} audio files could be read "
                                         f"({report.skipped[0] if report.skipped else 'no audio'})",
                                         "check that the files are WAV, FLAC, OGG or MP3")
+            atomic.crash_point("import-staged")
             _commit(project, {n: targets[n] for n in dict.fromkeys(names.values())}, staged, report)
         finally:
             shutil.rmtree(staged.root, ignore_errors=True)

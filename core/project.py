@@ -5,28 +5,30 @@ recordings, a trash folder and trained models.
     samples/<folder>/*.wav  one clip per file, at the project's rate and clip length
     recordings/<folder>/    raw recordings, kept before they are cut into clips
     trash/                  removed classes and deleted samples (never deleted outright)
-    models/                 trained models (see core.train)
+    models/                 trained models (core.modelstore)
+
+What project.json may hold is checked in core.projectfile, the write lock is core.projectlock, and
+multi-file changes (imports, extracted clips) go through core.importjournal.
 """
 
 from __future__ import annotations
 
 import copy
-import fcntl
-import json
 import os
+import secrets
 import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from core import atomic
-from core.audio import save_wav
-from core.errors import EarshotError, ProjectError, ProjectLockedError
+from core import atomic, importjournal, modelstore
+from core.audio import save_wav, wav_bytes
+from core.errors import EarshotError, ProjectError
 from core.names import (  # noqa: F401  (re-exported: core.project is where callers look for them)
     MAX_NAME_LENGTH,
     clip_digest,
@@ -35,52 +37,28 @@ from core.names import (  # noqa: F401  (re-exported: core.project is where call
     slugify,
     validate_class_name,
 )
-from core.spec import BACKGROUND_NOISE, IMBALANCE_RATIO, MIN_SAMPLES_PER_CLASS, AudioSpec, TrainSpec
+from core.projectfile import (  # noqa: F401  (re-exported)
+    KIND,
+    LOCK_FILE,
+    PROJECT_FILE,
+    SCHEMA_VERSION,
+    ClassInfo,
+    inside,
+    is_plain_folder_name,
+    new_project_data,
+)
+from core.projectfile import read as read_project_file
+from core.projectlock import ProjectLock
+from core.readiness import ClassSummary, ProjectSummary, check_readiness  # noqa: F401  (re-exported)
+from core.spec import MIN_SAMPLES_PER_CLASS, AudioSpec, TrainSpec
 
-SCHEMA_VERSION = 1
-PROJECT_FILE = "project.json"
-LOCK_FILE = ".earshot.lock"
-KIND = "speech-classification"
-
-
-@dataclass(frozen=True)
-class ClassInfo:
-    """One class: a stable id, the name users see, and the folder its clips live in."""
-
-    id: str
-    name: str
-    folder: str
-    fixed: bool = False
-
-
-@dataclass(frozen=True)
-class ClassSummary:
-    name: str
-    samples: int
-    seconds: float
+STAGING_PREFIX = ".import-"
+MODEL_SPACE = 16 << 20  # free bytes training wants before it starts (a model folder is ~0.1-5 MB)
 
 
-@dataclass(frozen=True)
-class ProjectSummary:
-    """What `earshot info` reports: counts per class and whether training can start."""
-
-    name: str
-    sample_rate: int
-    clip_seconds: float
-    classes: list[ClassSummary]
-    ready: bool
-    problems: list[str]
-    warnings: list[str]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "sample_rate": self.sample_rate,
-            "clip_seconds": self.clip_seconds,
-            "classes": [asdict(c) for c in self.classes],
-            "ready": self.ready,
-            "problems": list(self.problems) + list(self.warnings),
-        }
+def check_writable(folder: Path, *, need_bytes: int = MODEL_SPACE) -> None:
+    """Refuse long work at the start when its result could not be saved in `folder` (created if missing)."""
+    atomic.check_writable(folder, need_bytes=need_bytes)
 
 
 def _check_min_samples(value: int) -> None:
@@ -95,8 +73,7 @@ class Project:
         self.root = Path(root)
         self._data = data
         self._saved = copy.deepcopy(data)
-        self._lock_depth = 0
-        self._lock_handle: Any = None
+        self._lock = ProjectLock(self.root)
 
     # -- opening and creating -------------------------------------------------------------
 
@@ -117,46 +94,44 @@ class Project:
         if not 0.25 <= audio.clip_seconds <= 10.0:
             raise ProjectError(f"clip length {audio.clip_seconds} s is out of range", "use 0.25-10 s")
         project_name = validate_class_name(name or root.resolve().name or "earshot project")
-        data: dict[str, Any] = {
-            "schema": SCHEMA_VERSION,
-            "kind": KIND,
-            "name": project_name,
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            **audio.to_dict(),
-            "min_samples": int(min_samples),
-            "classes": [asdict(ClassInfo("c0", BACKGROUND_NOISE, "background-noise", fixed=True))],
-            "next_class_id": 1,
-            "training": TrainSpec().to_dict(),
-            "settings": {},
-        }
+        data = new_project_data(project_name, audio, int(min_samples))
+        existed = root.exists()
+        made: list[Path] = []
         try:
             root.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise atomic.disk_error(exc, root) from exc
-        project = cls(root, data)
-        with project.lock():
-            for sub in ("samples", "recordings", "trash", "models"):
-                (root / sub).mkdir(exist_ok=True)
-            (root / "samples" / "background-noise").mkdir(exist_ok=True)
-            project._save()
+            project = cls(root, data)
+            with project.lock():
+                for sub in ("samples", "recordings", "trash", "models", "samples/background-noise"):
+                    if not (root / sub).exists():
+                        (root / sub).mkdir()
+                        made.append(root / sub)
+                project._save()
+        except BaseException as exc:
+            if not existed:  # leave nothing half made behind
+                shutil.rmtree(root, ignore_errors=True)
+            else:
+                for folder in reversed(made):
+                    shutil.rmtree(folder, ignore_errors=True)
+                (root / LOCK_FILE).unlink(missing_ok=True)
+            if isinstance(exc, OSError):
+                raise atomic.disk_error(exc, root) from exc
+            raise
         return project
 
     @classmethod
     def open(cls, root: Path) -> Project:
+        """Open a project, first finishing an import or a model swap a killed process left half done
+        (when the project is writable and no other process holds its lock)."""
         root = Path(root)
-        path = root / PROJECT_FILE
-        if not path.exists():
-            raise ProjectError(f"{root} is not an earshot project (no {PROJECT_FILE})",
-                               f"create one with: earshot new {root}")
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ProjectError(f"{path} is damaged ({exc})", "restore it from a backup") from exc
-        if not isinstance(data, dict) or data.get("kind") != KIND:
-            raise ProjectError(f"{path} is not an earshot project file", "choose an earshot project folder")
-        if int(data.get("schema", 0)) > SCHEMA_VERSION:
-            raise ProjectError(f"{path} was written by a newer earshot", "upgrade earshot")
-        return cls(root, data)
+        data = read_project_file(root)
+        project = cls(root, data)
+        if importjournal.pending(root) or modelstore.pending(project.models_dir):
+            try:
+                with project.lock():
+                    pass
+            except EarshotError:
+                pass  # read-only or busy: the reader sees the project as it is
+        return project
 
     @staticmethod
     def find(start: Path) -> Path | None:
@@ -170,38 +145,24 @@ class Project:
 
     @contextmanager
     def lock(self) -> Iterator[None]:
-        """Hold the project's write lock; refuse at once if another process holds it."""
-        if self._lock_depth:
-            self._lock_depth += 1
-            try:
-                yield
-            finally:
-                self._lock_depth -= 1
-            return
-        path = self.root / LOCK_FILE
-        handle = open(path, "a+")
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            owner = handle.read().strip() or "another process"
-            handle.close()
-            raise ProjectLockedError(f"{self.root} is being changed by {owner}",
-                                     "wait for it to finish, or close the other earshot") from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"earshot pid {os.getpid()}")
-        handle.flush()
-        self._lock_handle, self._lock_depth = handle, 1
-        self._remove_leftovers()
-        try:
+        """Hold the project's write lock; refuse at once if another process holds it, or if the project
+        is read-only or its disk is full. Taking it finishes work a killed process left behind."""
+        with self._lock.hold(on_acquire=self._recover):
             yield
-        finally:
-            self._lock_depth = 0
-            handle.truncate(0)
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-            handle.close()
-            self._lock_handle = None
+
+    def _recover(self) -> None:
+        """Roll an interrupted import forward or back, finish an interrupted model swap and remove
+        temp files. Runs with the lock held, so no other process can be using them."""
+        try:
+            if importjournal.recover(self.root):
+                self._data = read_project_file(self.root)
+                self._saved = copy.deepcopy(self._data)
+            modelstore.recover(self.models_dir)
+        except OSError as exc:
+            raise atomic.disk_error(exc, self.root) from exc
+        importjournal.remove_staging(self.root, STAGING_PREFIX)
+        for leftover in self.root.glob(f".{PROJECT_FILE}.*.tmp"):
+            leftover.unlink(missing_ok=True)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -218,16 +179,6 @@ class Project:
                     pass  # the failed write left the previous project.json in place
                 raise
 
-    def _remove_leftovers(self) -> None:
-        """Temp files and import staging folders of a process that was killed mid-write.
-
-        Only called with the lock held, so no other process can be using them."""
-        for leftover in [*self.root.glob(f".{PROJECT_FILE}.*.tmp"), *self.root.glob(".import-*")]:
-            if leftover.is_dir():
-                shutil.rmtree(leftover, ignore_errors=True)
-            else:
-                leftover.unlink(missing_ok=True)
-
     def _save(self) -> None:
         """Write project.json; if that fails, the in-memory state goes back to what is on disk."""
         with self.lock():
@@ -239,7 +190,7 @@ class Project:
             self._saved = copy.deepcopy(self._data)
 
     def reload(self) -> None:
-        self._data = Project.open(self.root)._data
+        self._data = read_project_file(self.root)
         self._saved = copy.deepcopy(self._data)
 
     # -- settings ---------------------------------------------------------------------------
@@ -305,21 +256,42 @@ class Project:
             if info.id != ignore_id and info.name.casefold() == name.casefold():
                 raise ProjectError(f"a class named {info.name!r} already exists", "choose another name")
 
-    def add_class(self, name: str) -> ClassInfo:
+    def new_class(self, name: str) -> ClassInfo:
+        """Add a class to the in-memory project without saving or creating its folder (for commits
+        that save once at the end); `add_class` is the usual way."""
         cleaned = validate_class_name(name)
         self._check_unique(cleaned)
         class_id = f"c{int(self._data['next_class_id'])}"
         folder = slugify(cleaned) or class_id
-        taken = {c.folder for c in self.classes} | {p.name for p in (self.root / "samples").iterdir()}
+        samples = self.root / "samples"
+        taken = {c.folder for c in self.classes}
+        if samples.is_dir():
+            taken |= {p.name for p in samples.iterdir()}
         if folder in taken:
             folder = f"{folder}-{class_id}"
         info = ClassInfo(class_id, cleaned, folder)
-        with self.lock():
-            (self.root / "samples" / folder).mkdir(parents=True, exist_ok=True)
-            self._data["classes"].append(asdict(info))
-            self._data["next_class_id"] = int(self._data["next_class_id"]) + 1
+        self._data["classes"].append(asdict(info))
+        self._data["next_class_id"] = int(self._data["next_class_id"]) + 1
+        return info
+
+    def add_class(self, name: str) -> ClassInfo:
+        with self.transaction():
+            info = self.new_class(name)
+            try:
+                (self.root / "samples" / info.folder).mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise atomic.disk_error(exc, self.root / "samples" / info.folder) from exc
             self._save()
         return info
+
+    def data(self) -> dict[str, Any]:
+        """A copy of what project.json holds (as in memory)."""
+        return copy.deepcopy(self._data)
+
+    def restore(self, data: dict[str, Any]) -> None:
+        """Put the in-memory settings back to `data`, what project.json holds after a failed commit."""
+        self._data = copy.deepcopy(data)
+        self._saved = copy.deepcopy(data)
 
     def rename_class(self, old: str, new: str) -> ClassInfo:
         info = self.get_class(old)
@@ -340,15 +312,25 @@ class Project:
                                "every project keeps it; delete its samples instead")
         stamp = time.strftime("%Y%m%d-%H%M%S")
         trash = self.root / "trash" / f"{stamp}-{info.folder}"
-        with self.lock():
-            trash.mkdir(parents=True, exist_ok=True)
-            for kind in ("samples", "recordings"):
-                source = self.root / kind / info.folder
-                if source.exists():
-                    shutil.move(str(source), str(trash / kind))
-            atomic.write_json(trash / "class.json", asdict(info))
-            self._data["classes"] = [c for c in self._data["classes"] if c["id"] != info.id]
-            self._save()
+        moved: list[tuple[Path, Path]] = []
+        with self.transaction():
+            try:
+                trash.mkdir(parents=True, exist_ok=True)
+                for kind in ("samples", "recordings"):
+                    source = self.root / kind / info.folder
+                    if source.exists():
+                        os.replace(source, trash / kind)  # trash/ is inside the project: one rename
+                        moved.append((source, trash / kind))
+                atomic.write_json(trash / "class.json", asdict(info))
+                self._data["classes"] = [c for c in self._data["classes"] if c["id"] != info.id]
+                self._save()
+            except BaseException as exc:
+                for source, target in reversed(moved):
+                    os.replace(target, source)
+                shutil.rmtree(trash, ignore_errors=True)
+                if isinstance(exc, OSError):
+                    raise atomic.disk_error(exc, trash) from exc
+                raise
         return trash
 
     # -- samples and recordings -------------------------------------------------------------
@@ -381,23 +363,23 @@ class Project:
                 raise ProjectError(f"a clip has {clip.shape} samples, expected ({expected},)",
                                    "cut clips with core.segment.extract")
         written: list[Path] = []
-        new: list[Path] = []
+        new: dict[Path, bytes] = {}
         with self.lock():
             folder = self.samples_dir(info)
-            folder.mkdir(parents=True, exist_ok=True)
             stored = self.stored_digests(info)
+            for clip in clips:
+                path = stored.get(clip_digest(clip)) or folder / clip_file_name(clip, prefix)
+                if not path.exists() and path not in new:
+                    new[path] = wav_bytes(clip, self.audio.sample_rate)
+                    stored[clip_digest(clip)] = path
+                written.append(path)
             try:
-                for clip in clips:
-                    path = stored.get(clip_digest(clip)) or folder / clip_file_name(clip, prefix)
-                    if not path.exists():
-                        save_wav(path, clip, self.audio.sample_rate)
-                        new.append(path)
-                        stored[clip_digest(clip)] = path
-                    written.append(path)
-            except BaseException:
-                for path in new:  # all or nothing: a full disk leaves no partial batch behind
-                    path.unlink(missing_ok=True)
-                raise
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise atomic.disk_error(exc, folder) from exc
+            # all or nothing, also under kill -9: staged, then moved in under a journal
+            staging = self.root / f"{STAGING_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
+            importjournal.write_files(self.root, new, staging, self.data())
         return written
 
     def save_recording(self, info: ClassInfo, y: np.ndarray, *, label: str = "recording") -> Path:
@@ -435,16 +417,6 @@ class Project:
         audio = self.audio
         counts = [ClassSummary(c.name, n, round(n * audio.clip_seconds, 3))
                   for c in self.classes for n in [self.sample_count(c)]]
-        problems = [f"{c.name}: {c.samples} of {self.min_samples} samples, needs "
-                    f"{self.min_samples - c.samples} more" for c in counts if c.samples < self.min_samples]
-        if len(counts) < 2:
-            problems.append("only one class: add a class to classify")
-        warnings: list[str] = []
-        sizes = [c.samples for c in counts]
-        if sizes and min(sizes) > 0 and max(sizes) > IMBALANCE_RATIO * min(sizes):
-            big = max(counts, key=lambda c: c.samples)
-            small = min(counts, key=lambda c: c.samples)
-            warnings.append(f"imbalanced: {big.name} has {big.samples} samples, {small.name} only "
-                            f"{small.samples}; keep the classes about the same size")
-        return ProjectSummary(self.name, audio.sample_rate, audio.clip_seconds, counts,
-                              ready=not problems, problems=problems, warnings=warnings)
+        readiness = check_readiness({c.name: c.samples for c in counts}, self.min_samples)
+        return ProjectSummary(self.name, audio.sample_rate, audio.clip_seconds, counts, ready=readiness.ready,
+                              problems=readiness.problems, warnings=readiness.warnings)

@@ -18,6 +18,7 @@ import re
 import stat
 import time
 import zipfile
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,8 +130,9 @@ def read_entry(archive: zipfile.ZipFile, entry: ZipEntry, name: str) -> bytes:
     try:
         with archive.open(entry.info) as handle:
             data = handle.read(entry.size + 1)
-    except (zipfile.BadZipFile, EOFError, ValueError, NotImplementedError, OSError) as exc:
-        raise SampleImportError(f"{name}: {entry.info.filename} is damaged ({exc})",
+    except (zipfile.BadZipFile, EOFError, ValueError, NotImplementedError, OSError, RuntimeError,
+            zlib.error) as exc:
+        raise SampleImportError(f"{name}: {entry.info.filename} is damaged ({str(exc)[:80]})",
                                 "download or create the zip again") from exc
     if len(data) != entry.size:
         raise SampleImportError(f"{name}: {entry.info.filename} is damaged (size does not match)",

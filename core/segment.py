@@ -21,6 +21,7 @@ from typing import Literal
 import numpy as np
 
 from core.errors import AudioError
+from core.levels import SILENT_WINDOW_DB
 from core.spec import AudioSpec
 
 Mode = Literal["fixed", "events"]
@@ -37,7 +38,7 @@ QUIET_EVENT_DB = 25.0  # events this far below the loudest one are background so
 CONTINUOUS_FRACTION = 0.6  # events covering more than this share of the recording: continuous sound
 CONTINUOUS_MEDIAN = 0.33  # ... or a median level this far up from the floor towards the loud level
 STEADY_DBFS = -45.0  # ... or a steady sound (no events) at least this loud: a machine, a tone
-SILENT_DBFS = -70.0  # a window whose RMS is below this is silence
+SILENT_DBFS = SILENT_WINDOW_DB  # a window whose RMS is below this is silence (core.levels)
 CLIP_LEVEL = 0.999  # |sample| at or above this counts as clipped ...
 CLIPPED_FRACTION = 0.001  # ... and a window with more than this share of them is dropped
 

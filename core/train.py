@@ -14,8 +14,6 @@ It is built in a temporary folder and swapped in only when complete; the model i
 from __future__ import annotations
 
 import math
-import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -25,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from core import __version__, atomic
+from core import __version__, atomic, modelstore
 from core.dataset import Augment, ClipSet, augment, class_weights, load_clipset, stratified_split
 from core.errors import TrainingError
 from core.evaluate import Evaluation, evaluate_scores
@@ -275,24 +273,11 @@ def _metadata(project: Project, spec: TrainSpec, features: FeatureSpec, result: 
 
 def _save(models_dir: Path, model: Any, metadata: dict[str, Any], cancel: threading.Event | None) -> Path:
     """Write the model folder beside `latest`, then swap it in; the old one becomes `previous`."""
-    models_dir.mkdir(parents=True, exist_ok=True)
-    building = Path(tempfile.mkdtemp(prefix=".building-", dir=models_dir))
-    try:
+    with modelstore.new_model(models_dir) as building:
         model.save(building / "model.keras")
         atomic.write_bytes(building / "model.tflite", tflite_bytes(model))
         atomic.write_text(building / "labels.txt", "\n".join(metadata["labels"]) + "\n")
         atomic.write_json(building / "metadata.json", metadata)
         if cancel is not None and cancel.is_set():
             raise TrainingCancelled("training cancelled; the previous model is unchanged")
-        latest, previous = models_dir / LATEST, models_dir / PREVIOUS
-        if latest.exists():
-            if previous.exists():
-                shutil.rmtree(previous)
-            latest.rename(previous)
-        building.rename(latest)
-        return latest
-    except OSError as exc:
-        raise atomic.disk_error(exc, models_dir / LATEST) from exc
-    finally:
-        if building.exists():
-            shutil.rmtree(building, ignore_errors=True)
+    return models_dir / LATEST

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from core.audio import is_audio_name
+from core.audio import check_file, is_audio_name
 from core.errors import SampleImportError
 from core.samplezip import (
     MANIFEST,
@@ -93,6 +93,8 @@ def _folder_items(
             parts = path.relative_to(root).parts
             if path.is_symlink():
                 skipped.append(f"{path}: symbolic link, not followed")
+            elif not path.is_file():  # reading a pipe would wait forever
+                skipped.append(f"{path}: not a regular file (a pipe or a device)")
             elif is_ignored(parts) or not is_audio_name(name):
                 skipped.append(f"{path}: not an audio file")
             else:
@@ -106,6 +108,7 @@ def _folder_items(
 
 
 def _read_file(path: Path) -> bytes:
+    check_file(path)  # the size and the header's length first: a 6 GB file is refused, not read
     try:
         return path.read_bytes()
     except OSError as exc:
@@ -121,6 +124,9 @@ def collect(
         source = Path(source)
         if not source.exists():
             raise SampleImportError(f"{source}: no such file or folder", "check the path")
+        if not source.is_dir() and not source.is_file():
+            raise SampleImportError(f"{source}: not a regular file (a pipe or a device)",
+                                    "name audio files, zips or folders")
         if source.is_dir():
             items += _folder_items(source, class_name, limits, skipped)
         elif _is_zip(source):

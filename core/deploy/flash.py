@@ -17,10 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
 
 from core.deploy.serial import DEFAULT_BAUD, DEFAULT_TIMEOUT, BoardExecError, Link, RawRepl, open_port
-from core.errors import DeployError
+from core.errors import DeployError, PushError
+from core.push.settings import DEFAULT_TOPIC, default_topic, parse_mqtt_url
 
 BLOCK = 1024  # raw bytes per exec while writing; the code string is ~1.4 KB, fine for small boards
 MODEL_FILES = ("model_int8.tflite", "labels.txt", "metadata.json")
@@ -42,20 +42,23 @@ class BoardConfig:
     port: int = 1883
     user: str = "siot"
     password: str = "dfrobot"
-    topic: str = "earshot/device"
+    topic: str = DEFAULT_TOPIC
     wifi_ssid: str = ""
     wifi_password: str = ""
 
     @classmethod
-    def from_mqtt_url(cls, url: str, **others: Any) -> BoardConfig:
-        """mqtt://user:password@host:1883/project/device -> broker settings."""
-        parsed = urlparse(url if "://" in url else f"mqtt://{url}")
-        if parsed.scheme not in ("mqtt", "tcp") or not parsed.hostname:
-            raise DeployError(f"not an MQTT address: {url!r}", "use mqtt://user:password@host:1883/topic")
-        topic = unquote(parsed.path.lstrip("/"))
-        return cls(broker=parsed.hostname, port=parsed.port or 1883,
-                   user=unquote(parsed.username or "siot"), password=unquote(parsed.password or "dfrobot"),
-                   topic=topic or cls.topic, **others)
+    def from_mqtt_url(cls, url: str, *, project_name: str = "", **others: Any) -> BoardConfig:
+        """mqtt://user:password@host:1883/project/device -> broker settings, read exactly as
+        `listen --push` reads them (core.push.settings.parse_mqtt_url, same default topic)."""
+        try:
+            address = parse_mqtt_url(url, topic=default_topic(project_name))
+        except PushError as exc:
+            raise DeployError(exc.message, exc.hint) from None
+        if address.tls:
+            raise DeployError(f"the board cannot use TLS ({address.host}:{address.port})",
+                              "give the board an mqtt:// address (port 1883)")
+        return cls(broker=address.host, port=address.port, user=address.username, password=address.password,
+                   topic=address.topic, **others)
 
 
 @dataclass(frozen=True)
@@ -101,8 +104,22 @@ def render_main(config: BoardConfig, *, project: str = "", labels: list[str] | N
     return source[:start] + "\n".join(lines) + source[end:]
 
 
+def model_project_name(model_zip: Path) -> str:
+    """The project name in an exported zip's metadata.json ("" when unreadable: deployable_files says why)."""
+    if not Path(model_zip).is_file():
+        return ""
+    try:
+        with zipfile.ZipFile(model_zip) as archive:
+            meta = json.loads(archive.read("metadata.json"))
+        return str(meta.get("project", "")) if isinstance(meta, dict) else ""
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile, RuntimeError):
+        return ""
+
+
 def deployable_files(model_zip: Path, config: BoardConfig) -> dict[str, bytes]:
     """The files to put on the board, main.py last (so a board never runs a main.py without its model)."""
+    if Path(model_zip).exists() and not Path(model_zip).is_file():  # a pipe would be waited on forever
+        raise DeployError(f"{model_zip} is not a model zip file", "export one with 'earshot export DIR'")
     try:
         with zipfile.ZipFile(model_zip) as archive:
             names = set(archive.namelist())

@@ -22,6 +22,8 @@ DEFAULT_BAUD = 115200
 DEFAULT_TIMEOUT = 5.0
 WRITE_CHUNK = 256  # bytes per serial write; a board's UART buffer may be small
 CHUNK_PAUSE = 0.005  # seconds between chunks, as pyboard.py does, so a slow board keeps up
+DRAIN_SECONDS = 0.5  # longest wait for a chatty board's output to stop before entering the raw REPL
+MAX_PENDING = 1 << 20  # bytes of output kept while waiting for an answer; more is a board streaming data
 
 
 class Link(Protocol):
@@ -136,12 +138,18 @@ class RawRepl:
     def _read_until(self, ending: bytes, timeout: float, what: str) -> bytes:
         """Bytes up to and including `ending`; DeployError if it does not come within `timeout` s."""
         deadline = time.monotonic() + timeout
-        while (end := self._pending.find(ending)) < 0:
+        searched = 0
+        while (end := self._pending.find(ending, searched)) < 0:
+            searched = max(0, len(self._pending) - len(ending) + 1)  # look only at new bytes next time
             if time.monotonic() > deadline:
                 raise DeployError(f"{self.name} did not answer ({what}) within {timeout:g} s",
                                   "it may be running a program: press Ctrl-C in a serial terminal or "
                                   "reset the board, then try again")
-            size = max(1, self._waiting())
+            if len(self._pending) > MAX_PENDING:
+                raise DeployError(f"{self.name} sends a stream of data instead of answering ({what})",
+                                  "a program on it keeps printing: stop it with Ctrl-C in a serial terminal "
+                                  "or reset the board, and check --port and --baud")
+            size = min(max(1, self._waiting()), 65536)
             try:
                 chunk = self.link.read(size)
             except Exception as exc:
@@ -153,9 +161,11 @@ class RawRepl:
         return data
 
     def _drain(self) -> None:
+        """Discard what the board printed so far; a board that never stops talking gets DRAIN_SECONDS."""
         self._pending.clear()
+        deadline = time.monotonic() + min(DRAIN_SECONDS, self.timeout)
         try:
-            while self.link.read(4096):
+            while self.link.read(4096) and time.monotonic() < deadline:
                 pass
         except Exception as exc:
             raise self._lost(exc) from exc
@@ -206,7 +216,7 @@ class RawRepl:
 
     def _read_exact(self, size: int, timeout: float, what: str) -> bytes:
         deadline = time.monotonic() + timeout
-        while len(self._pending) < size:
+        while len(self._pending) < size:  # every read returns within the port's read timeout
             if time.monotonic() > deadline:
                 raise DeployError(f"{self.name} did not answer ({what}) within {timeout:g} s",
                                   "reset the board and try again")

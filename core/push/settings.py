@@ -3,6 +3,10 @@
 One `PushSettings` value, built from keyword arguments, from a URL
 (`mqtt://user:pass@host:port/topic`, `mqtts://...` for TLS on 8883) or from the project's saved
 "push" section. The password never appears in `repr`, `display_url` or `redacted`.
+
+`parse_mqtt_url` is the one reader of broker addresses: `listen --push`, `flash --mqtt` (the board's
+subscription) and the app all use it, with the one default topic `default_topic(project name)`, so a
+board flashed with `--mqtt mqtt://HOST` hears what `listen --push mqtt://HOST` publishes.
 """
 
 from __future__ import annotations
@@ -27,9 +31,64 @@ Payload = Literal["label", "json"]
 
 
 def default_topic(project_name: str) -> str:
-    """SIoT's `project/device` form: `siot/<project name>` with characters MQTT topics dislike removed."""
+    """SIoT's `project/device` form: `siot/<project name>` with characters MQTT topics dislike removed
+    (`siot/earshot` without a name). The one default topic of every command."""
     name = re.sub(r"[^A-Za-z0-9_.-]+", "-", project_name.strip()).strip("-") or "earshot"
     return f"siot/{name}"
+
+
+DEFAULT_TOPIC = default_topic("")
+
+
+@dataclass(frozen=True)
+class MqttAddress:
+    """What a broker URL says: where the broker is, who to log in as, and the topic."""
+
+    host: str
+    port: int
+    username: str
+    password: str = field(repr=False)
+    topic: str
+    tls: bool
+
+
+def parse_mqtt_url(url: str, *, topic: str) -> MqttAddress:
+    """Read `mqtt://user:password@host:port/topic` (`mqtts://` for TLS; a bare `host[:port]` means
+    mqtt://). Missing parts are SIoT's: user siot, password dfrobot, port 1883 (8883 with TLS), and
+    `topic` (pass `default_topic(project name)`). Anything unusable raises PushError.
+    """
+    text = url.strip()
+    if "://" not in text:
+        text = f"mqtt://{text}"
+    parts = urlsplit(text)
+    scheme = "mqtt" if parts.scheme == "tcp" else parts.scheme
+    if scheme not in ("mqtt", "mqtts"):
+        raise PushError(f"not an MQTT address: {redact_url(url)!r}",
+                        "use mqtt://user:password@host:port/topic, or mqtts://... for TLS")
+    tls = scheme == "mqtts"
+    try:
+        port = parts.port
+    except ValueError:
+        raise PushError(f"bad port in {redact_url(url)!r}", "the port is a number from 1 to 65535") from None
+    if port == 0:
+        raise PushError(f"bad port in {redact_url(url)!r}", "the port is a number from 1 to 65535")
+    if not parts.hostname:
+        raise PushError(f"no broker host in {redact_url(url)!r}", "write mqtt://host:1883/topic")
+    named = unquote(parts.path.lstrip("/")) + ("#" if "#" in url else "")  # wildcards are refused
+    address = MqttAddress(
+        host=parts.hostname,
+        port=port or (MQTTS_PORT if tls else MQTT_PORT),
+        username=unquote(parts.username) if parts.username is not None else SIOT_USER,
+        password=unquote(parts.password or "") if parts.username is not None else SIOT_PASSWORD,
+        topic=named or topic,
+        tls=tls,
+    )
+    if any(c.isspace() for c in address.host):
+        raise PushError(f"bad broker host {address.host!r}", "give a host name or IP address")
+    if not address.topic or any(c in address.topic for c in "#+\0"):
+        raise PushError(f"bad topic {address.topic!r}",
+                        "a topic is like project/device, without # or + wildcards")
+    return address
 
 
 @dataclass(frozen=True)
@@ -40,7 +99,7 @@ class PushSettings:
     port: int = MQTT_PORT
     username: str = SIOT_USER
     password: str = field(default=SIOT_PASSWORD, repr=False)
-    topic: str = "siot/earshot"
+    topic: str = DEFAULT_TOPIC
     qos: int = 0
     payload: Payload = "label"
     on_change: bool = True
@@ -59,30 +118,9 @@ class PushSettings:
         A missing user/password means SIoT's defaults; a missing port means 1883 (8883 for mqtts);
         a missing topic means `options["topic"]`, else the default topic.
         """
-        parts = urlsplit(url.strip())
-        if parts.scheme not in ("mqtt", "mqtts"):
-            raise PushError(
-                f"unsupported push address {redact_url(url)!r}",
-                "use mqtt://user:password@host:port/topic or mqtts://... for TLS",
-            )
-        tls = parts.scheme == "mqtts"
-        try:
-            port = parts.port
-        except ValueError:
-            raise PushError(f"bad port in {redact_url(url)!r}", "the port is 1 to 65535") from None
-        if not parts.hostname:
-            raise PushError(f"no broker host in {redact_url(url)!r}", "write mqtt://host:1883/topic")
-        values: dict[str, Any] = {
-            "host": parts.hostname,
-            "port": port or (MQTTS_PORT if tls else MQTT_PORT),
-            "tls": tls,
-        }
-        if parts.username is not None:
-            values["username"] = unquote(parts.username)
-            values["password"] = unquote(parts.password or "")
-        topic = unquote(parts.path.lstrip("/")) + ("#" if "#" in url else "")  # wildcards are refused
-        if topic:
-            values["topic"] = topic
+        address = parse_mqtt_url(url, topic=options.get("topic") or cls.topic)
+        values = {"host": address.host, "port": address.port, "tls": address.tls, "topic": address.topic,
+                  "username": address.username, "password": address.password}
         return cls(**{**options, **values})
 
     @classmethod

@@ -9,7 +9,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from core.errors import DeployError
+from core.errors import DeployError, EarshotError
+from earshot.commands import argtypes
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -32,14 +33,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     flash.add_argument("model", type=Path, help="model zip from 'earshot export' (or a project folder: "
                                                 "exported first)")
     flash.add_argument("--port", required=True, help="serial port, e.g. /dev/ttyACM0 ('earshot devices')")
-    flash.add_argument("--baud", type=int, default=115200, help="baud rate (default 115200)")
+    flash.add_argument("--baud", type=argtypes.BAUD, default=115200, help="baud rate (default 115200)")
     flash.add_argument("--dir", default="/", dest="remote_dir",
                        help="folder on the board (default /; the board runs /main.py at boot)")
     flash.add_argument("--mqtt", metavar="URL",
                        help="broker main.py subscribes to, e.g. mqtt://siot:dfrobot@192.168.1.2:1883/proj/dev")
     flash.add_argument("--wifi-ssid", default="", help="Wi-Fi network the board joins")
     flash.add_argument("--wifi-password", default="", help="its password")
-    flash.add_argument("--timeout", type=float, default=5.0,
+    flash.add_argument("--timeout", type=argtypes.TIMEOUT, default=5.0,
                        help="seconds to wait for each answer (default 5)")
     flash.add_argument("--json", action="store_true", help="print the result as JSON")
     flash.set_defaults(func=run_flash)
@@ -51,7 +52,13 @@ def _status(message: str) -> None:
 
 def run_export(args: argparse.Namespace) -> int:
     from core.export import export_project
+    from core.project import check_writable
 
+    # where the zip goes must be writable before the conversion starts (a read-only project: use -o)
+    try:
+        check_writable(args.output.parent if args.output else args.dir, need_bytes=4 << 20)
+    except EarshotError as exc:
+        raise DeployError(exc.message, "choose another place with -o PATH.zip") from None
     result = export_project(args.dir, args.output, on_status=None if args.json else _status)
     if args.json:
         print(json.dumps(result.to_dict()))
@@ -94,17 +101,29 @@ class _ProgressBar:
             self.last_line = ""
 
 
+def board_config(args: argparse.Namespace, model_zip: Path) -> Any:
+    """The board's settings: --mqtt read exactly as `listen --push` reads a URL, with the same default
+    topic (`siot/<project>`, the project named in the model zip)."""
+    from core.deploy.flash import BoardConfig, model_project_name
+
+    others = {"dir": args.remote_dir, "wifi_ssid": args.wifi_ssid, "wifi_password": args.wifi_password}
+    if not args.mqtt:
+        return BoardConfig(**others)
+    return BoardConfig.from_mqtt_url(args.mqtt, project_name=model_project_name(model_zip), **others)
+
+
 def run_flash(args: argparse.Namespace) -> int:
     from core.deploy.flash import BoardConfig, deployable_files, flash_files
 
     model = Path(args.model)
+    if args.mqtt:
+        BoardConfig.from_mqtt_url(args.mqtt)  # a bad address is refused before any export or serial work
     if model.is_dir():
         from core.export import export_project
 
         _status(f"exporting {model} first")
         model = export_project(model, on_status=None if args.json else _status).path
-    others = {"dir": args.remote_dir, "wifi_ssid": args.wifi_ssid, "wifi_password": args.wifi_password}
-    config = BoardConfig.from_mqtt_url(args.mqtt, **others) if args.mqtt else BoardConfig(**others)
+    config = board_config(args, model)
     files = deployable_files(model, config)
     bar = _ProgressBar(not args.json)
     cancel = threading.Event()

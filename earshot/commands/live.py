@@ -14,6 +14,7 @@ from typing import Any, TextIO
 
 from core.errors import CaptureError
 from core.spec import RECORD_SECONDS
+from earshot.commands import argtypes
 
 BAR_WIDTH = 24
 
@@ -26,12 +27,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     record = subparsers.add_parser("record", help="record a class from the microphone and extract samples")
     record.add_argument("dir", type=Path, help="project folder")
     record.add_argument("class_name", metavar="CLASS", help="class to record, e.g. 'Background Noise'")
-    record.add_argument("--seconds", type=float, default=RECORD_SECONDS, help="length (default: %(default)g)")
+    record.add_argument("--seconds", type=argtypes.RECORD_SECONDS, default=RECORD_SECONDS,
+                        help="length (default: %(default)g)")
     record.add_argument("--mode", choices=("fixed", "events"),
                         help="cut 1 s windows in a row (fixed) or around each sound (events); "
                              "default: fixed for Background Noise, events otherwise")
     _add_source_arguments(record)
-    record.add_argument("--countdown", type=int,
+    record.add_argument("--countdown", type=argtypes.COUNTDOWN,
                         help="seconds to count down first (default: 3; 0 with --input)")
     record.set_defaults(func=cmd_record)
 
@@ -39,12 +41,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     listen.add_argument("model", type=Path, metavar="DIR|MODEL.zip",
                         help="project folder, model folder or exported zip")
     _add_source_arguments(listen)
-    listen.add_argument("--seconds", type=float, help="stop after this much audio (default: until Ctrl-C)")
+    listen.add_argument("--seconds", type=argtypes.finite,
+                        help="stop after this much audio (default: until Ctrl-C)")
     listen.add_argument("--json", action="store_true", help="print one JSON object per decision")
-    listen.add_argument("--threshold", type=float, help="smallest confidence reported (default: 0.5)")
-    listen.add_argument("--hop", type=float, default=0.25,
+    listen.add_argument("--threshold", type=argtypes.finite,
+                        help="smallest confidence reported (default: 0.5)")
+    listen.add_argument("--hop", type=argtypes.finite, default=0.25,
                         help="seconds between windows (default: %(default)g)")
-    listen.add_argument("--smooth", type=int, default=3, help="windows averaged (default: %(default)d)")
+    listen.add_argument("--smooth", type=int, default=3,
+                        help="windows averaged (default: %(default)d)")
     listen.add_argument("--background", action="store_true", help="also report Background Noise")
     try:
         from earshot.commands.push_options import add_push_arguments
@@ -59,7 +64,7 @@ def _add_source_arguments(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--device", help="microphone number or name from 'earshot devices' (default: system)")
     source.add_argument("--input", type=Path, metavar="FILE", help="use a sound file instead of a microphone")
-    parser.add_argument("--speed", type=float, default=1.0,
+    parser.add_argument("--speed", type=argtypes.SPEED, default=1.0,
                         help="with --input: playback speed, 0 for as fast as possible (default: 1)")
 
 

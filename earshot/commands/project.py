@@ -8,15 +8,16 @@ from pathlib import Path
 
 from core.project import Project, ProjectSummary
 from core.spec import MIN_SAMPLES_PER_CLASS, AudioSpec
+from earshot.commands import argtypes
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     new = subparsers.add_parser("new", help="create a speech classification project")
     new.add_argument("dir", type=Path)
     new.add_argument("--name", help="project name (default: the folder's name)")
-    new.add_argument("--sample-rate", type=int, default=AudioSpec.sample_rate)
-    new.add_argument("--clip-seconds", type=float, default=AudioSpec.clip_seconds)
-    new.add_argument("--min-samples", type=int, default=MIN_SAMPLES_PER_CLASS,
+    new.add_argument("--sample-rate", type=argtypes.SAMPLE_RATE, default=AudioSpec.sample_rate)
+    new.add_argument("--clip-seconds", type=argtypes.CLIP_SECONDS, default=AudioSpec.clip_seconds)
+    new.add_argument("--min-samples", type=argtypes.MIN_SAMPLES, default=MIN_SAMPLES_PER_CLASS,
                      help=f"samples each class needs before training (default {MIN_SAMPLES_PER_CLASS})")
     new.set_defaults(func=cmd_new)
 

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from earshot.commands import argtypes
+
 SAVED = "saved"  # `--push` without a URL: the project's saved settings, else SIoT's defaults
 FIRST_CONNECT_SECONDS = 3.0
 
@@ -35,7 +37,7 @@ def add_push_arguments(parser: argparse.ArgumentParser) -> None:
                       help="publish only when the label changes (default)")
     when.add_argument("--every", dest="push_every", action="store_true",
                       help="publish every decision, even a repeated label")
-    group.add_argument("--min-interval", type=float, metavar="SECONDS",
+    group.add_argument("--min-interval", type=argtypes.MIN_INTERVAL, metavar="SECONDS",
                        help="at least this long between messages (default: 0)")
     group.add_argument("--ca-file", metavar="FILE", help="CA certificate for mqtts:// brokers")
 

@@ -15,6 +15,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from earshot.commands import argtypes
+
 BAR_WIDTH = 20
 
 
@@ -24,10 +26,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                   description="Train the classifier on the project's samples and save it "
                                               "to DIR/models/latest (Ctrl-C stops and keeps the old model).")
     train.add_argument("dir", nargs="?", default=".", type=Path, help="project folder (default: .)")
-    train.add_argument("--epochs", type=int, help="passes over the data (default: the project's, 50)")
-    train.add_argument("--batch-size", type=int, help="clips per step (default 16)")
-    train.add_argument("--learning-rate", type=float, help="peak learning rate (default 0.001)")
-    train.add_argument("--seed", type=int, help="random seed (same seed, same model)")
+    train.add_argument("--epochs", type=argtypes.EPOCHS,
+                       help="passes over the data (default: the project's, 50)")
+    train.add_argument("--batch-size", type=argtypes.BATCH_SIZE, help="clips per step (default 16)")
+    train.add_argument("--learning-rate", type=argtypes.LEARNING_RATE,
+                       help="peak learning rate (default 0.001)")
+    train.add_argument("--seed", type=argtypes.SEED, help="random seed (same seed, same model)")
     train.add_argument("--json", action="store_true", help="one JSON object per epoch, then a summary")
     train.set_defaults(func=run_train)
 
@@ -62,7 +66,7 @@ def _epoch_line(m: Any) -> str:
 
 def run_train(args: argparse.Namespace) -> int:
     from core.errors import TrainingError
-    from core.project import Project
+    from core.project import Project, check_writable
     from core.train import TrainingCancelled, train
 
     project = Project.open(args.dir)
@@ -87,7 +91,10 @@ def run_train(args: argparse.Namespace) -> int:
 
     previous = signal.signal(signal.SIGINT, on_sigint)
     try:
-        result = train(project, spec, on_epoch=on_epoch, cancel=cancel, on_status=on_status)
+        # a second train, a read-only project or a full disk is refused now, not after every epoch
+        with project.lock():
+            check_writable(project.models_dir)
+            result = train(project, spec, on_epoch=on_epoch, cancel=cancel, on_status=on_status)
     except TrainingCancelled:
         print("earshot: training cancelled; the project and its previous model are unchanged",
               file=sys.stderr)

@@ -156,6 +156,11 @@ def test_mqtt_url_fills_the_board_config() -> None:
     assert BoardConfig.from_mqtt_url("192.168.0.5").port == 1883
     with pytest.raises(DeployError, match="not an MQTT address"):
         BoardConfig.from_mqtt_url("http://example.com/x")
+    for bad in ("mqtt://h:abc/t", "mqtt://h:99999/t", "mqtt://h:0/t"):
+        with pytest.raises(DeployError, match="bad port"):
+            BoardConfig.from_mqtt_url(bad)
+    with pytest.raises(DeployError, match="TLS"):
+        BoardConfig.from_mqtt_url("mqtts://h/t")
 
 
 def test_rendered_main_carries_the_config_and_runs_its_label_handling(tmp_path: Path) -> None:
@@ -203,3 +208,31 @@ def test_export_readme_and_c_array_without_a_test_split() -> None:
     header, source = c_array(bytes(range(30)), ["a", 'say "hi"'], quant, FeatureSpec())
     assert 'kEarshotLabels[kEarshotLabelCount] = {"a", "say \\"hi\\""}' in header
     assert "g_model_int8_len = 30;" in source and "0x1d" in source
+
+
+class FloodingLink:
+    """A device that never stops printing (a chatty program at full speed)."""
+
+    def __init__(self) -> None:
+        self.reads = 0
+
+    def read(self, size: int = 1) -> bytes:
+        self.reads += 1
+        return b"garbage " * max(1, min(size, 4096) // 8)
+
+    def write(self, data: bytes) -> int:
+        return len(data)
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_board_that_floods_bytes_gets_a_deadline_not_a_hang() -> None:
+    import time
+
+    repl = RawRepl(FloodingLink(), name="the flooding board", timeout=1.0, chunk_pause=0)
+    start = time.monotonic()
+    with pytest.raises(DeployError) as caught:
+        repl.enter()
+    assert time.monotonic() - start < 3.0
+    assert "flooding board" in caught.value.message and caught.value.hint

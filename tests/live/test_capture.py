@@ -9,7 +9,7 @@ import threading
 import numpy as np
 import pytest
 
-from core import capture
+from core import capture, microphone
 from core.capture import DEAD_MIC_HINT, FLOOR_DB, Level, RecordingProgress, WavFileSource, record
 from core.errors import CaptureError
 from tests.conftest import REPO
@@ -154,7 +154,7 @@ def test_unknown_device_names_say_how_to_list_them(monkeypatch: pytest.MonkeyPat
     devices = [capture.InputDevice(0, "USB Mic", "ALSA", 1, 48000.0, False),
                capture.InputDevice(3, "default", "ALSA", 2, 44100.0, True),
                capture.InputDevice(4, "USB Mic 2", "ALSA", 1, 48000.0, False)]
-    monkeypatch.setattr(capture, "list_input_devices", lambda: devices)
+    monkeypatch.setattr(microphone, "list_input_devices", lambda: devices)  # where it is looked up
     assert capture.find_input_device(None).index == 3
     assert capture.find_input_device("3").index == 3
     assert capture.find_input_device("usb mic").index == 0  # an exact name wins over partial matches
@@ -166,7 +166,7 @@ def test_unknown_device_names_say_how_to_list_them(monkeypatch: pytest.MonkeyPat
     assert "earshot devices" in (missing.value.hint or "")
     with pytest.raises(CaptureError, match="number 9"):
         capture.find_input_device(9)
-    monkeypatch.setattr(capture, "list_input_devices", lambda: [])
+    monkeypatch.setattr(microphone, "list_input_devices", lambda: [])
     with pytest.raises(CaptureError, match="no microphone"):
         capture.find_input_device(None)
 

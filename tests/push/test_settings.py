@@ -43,7 +43,8 @@ def test_escaped_characters_in_credentials_round_trip() -> None:
 @pytest.mark.parametrize(
     "url, words",
     [
-        ("http://h/t", "unsupported push address"),
+        ("http://h/t", "not an MQTT address"),
+        ("mqtt://h:0/t", "bad port"),
         ("mqtt://:1883/t", "no broker host"),
         ("mqtt://h:99999/t", "bad port"),
         ("mqtt://h:abc/t", "bad port"),
@@ -94,3 +95,29 @@ def test_damaged_saved_settings_give_an_error(tmp_path: Path) -> None:
     project.set_settings("push", {"host": "h", "port": "not a number"})
     with pytest.raises(PushError, match="damaged"):
         load_push_settings(project)
+
+
+def test_listen_push_and_flash_mqtt_read_a_url_the_same_way(tmp_path: Path) -> None:
+    """One parser, one default topic: the board subscribes where `listen --push` publishes."""
+    import argparse
+    import json
+    import zipfile
+
+    from core.push import default_topic
+    from earshot.commands.deploy import board_config
+    from earshot.commands.push_options import add_push_arguments, push_settings_from_args
+
+    model = tmp_path / "m.zip"
+    with zipfile.ZipFile(model, "w") as archive:
+        archive.writestr("metadata.json", json.dumps({"project": "My Words"}))
+    for url in ("mqtt://lab-pc", "lab-pc:1884", "mqtt://me:pw@lab-pc/room/2", "mqtt://lab-pc:1883/"):
+        parser = argparse.ArgumentParser()
+        parser.add_argument("model")
+        add_push_arguments(parser)
+        pushed = push_settings_from_args(parser.parse_args(["m", "--push", url]), "My Words")
+        flash = argparse.Namespace(mqtt=url, remote_dir="/", wifi_ssid="", wifi_password="")
+        board = board_config(flash, model)
+        assert (board.broker, board.port, board.user, board.password, board.topic) == (
+            pushed.host, pushed.port, pushed.username, pushed.password, pushed.topic), url
+    assert board_config(argparse.Namespace(mqtt="mqtt://h", remote_dir="/", wifi_ssid="", wifi_password=""),
+                        model).topic == default_topic("My Words") == "siot/My-Words"

@@ -15,6 +15,7 @@ from textual.widgets import Button, Label, Select, Static
 from textual.worker import get_current_worker
 
 from core.errors import EarshotError
+from core.levels import QUIET_INPUT_DB
 from core.project import ClassInfo, Project
 from core.spec import RECORD_SECONDS
 from tui.messages import (
@@ -168,7 +169,7 @@ class RecordDialog(ReportsWorkerFailures, ModalScreen[int]):
         except EarshotError as error:
             self.post_message(RecordingFinished(0.0, cancelled=True, silent=True, error=error))
             return
-        silent = result.level.peak_db < -60.0
+        silent = result.level.peak_db < QUIET_INPUT_DB
         self.post_message(RecordingFinished(result.seconds, result.cancelled, silent, result.audio))
 
     def read_level(self) -> Any:
