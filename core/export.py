@@ -11,7 +11,6 @@ only inside `export_project`, for the int8 conversion.
 
 from __future__ import annotations
 
-import inspect
 import io
 import json
 import re
@@ -105,27 +104,12 @@ def _calibration(features: np.ndarray, targets: list[int], limit: int, seed: int
 
 def tflite_accuracy(model: bytes, features: np.ndarray, targets: list[int]) -> float:
     """Accuracy of a TFLite model (float or int8 in/out) on log-mel `features [n, frames, mels]`."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    from core.model import quiet_output
+    from core.runtime.tflite import TFLiteModel
 
     if not len(features):
         return float("nan")
-    with quiet_output():
-        interpreter = Interpreter(model_content=model, num_threads=1)
-        interpreter.allocate_tensors()
-    inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
-    predicted = []
-    for x in features:
-        x = x.reshape(inp["shape"])
-        if inp["dtype"] != np.float32:
-            scale, zero = inp["quantization"]
-            info = np.iinfo(inp["dtype"])
-            x = np.clip(np.round(x / scale + zero), info.min, info.max)
-        interpreter.set_tensor(inp["index"], x.astype(inp["dtype"]))
-        interpreter.invoke()
-        predicted.append(int(np.argmax(interpreter.get_tensor(out["index"])[0])))
-    return float(np.mean(np.asarray(predicted) == np.asarray(targets)))
+    scores = TFLiteModel(content=model).run_each(list(np.asarray(features, np.float32)[..., None]))
+    return float(np.mean(scores.argmax(axis=1) == np.asarray(targets)))
 
 
 def quantization(model: bytes) -> dict[str, Any]:
@@ -168,16 +152,19 @@ def c_array(model: bytes, labels: list[str], quant: dict[str, Any], features: Fe
     return header, source
 
 
-def predict_script() -> str:
-    """The standalone predict.py: the template with FeatureSpec and the log-mel code copied in."""
-    from core import features as features_module
+RUNTIME_PACKAGE = "earshot_runtime"
 
-    spec_source = inspect.getsource(FeatureSpec)
-    feature_source = inspect.getsource(features_module)
-    body = feature_source[feature_source.index("\ndef "):].lstrip("\n")
+
+def runtime_files() -> dict[str, bytes]:
+    """The runtime package (`core/runtime/*.py`), byte for byte, as `earshot_runtime/<module>.py`."""
+    folder = Path(__file__).parent / "runtime"
+    return {f"{RUNTIME_PACKAGE}/{path.name}": path.read_bytes() for path in sorted(folder.glob("*.py"))}
+
+
+def predict_script(default_model: str = "model_int8.tflite") -> str:
+    """The standalone predict.py: argument parsing around the copied runtime package."""
     template = (TEMPLATES / "export_predict.py.txt").read_text()
-    return (template.replace("# @FEATURE_SPEC@\n", spec_source)
-            .replace("# @LOG_MEL@\n", body))
+    return template.replace("@DEFAULT_MODEL@", default_model)
 
 
 def readme(labels: list[str], metadata: dict[str, Any]) -> str:
@@ -262,6 +249,7 @@ def export_project(project_dir: Path, output: Path | None = None, *,
         "model_int8.cc": source.encode(),
         "predict.py": predict_script().encode(),
         "README.md": readme(labels, exported).encode(),
+        **runtime_files(),
     }
     check_cancel()
     status(f"writing {output}")
