@@ -297,6 +297,24 @@ def _train_head(project: Project, spec: TrainSpec, kind: str, choice: dict[str, 
 def _train_small(project: Project, spec: TrainSpec, on_epoch: Callable[[EpochMetrics], None] | None,
                  cancel: threading.Event | None, status: Callable[[str], None], features: FeatureSpec | None,
                  settings: Augment | None, started: float, choice: dict[str, Any] | None) -> TrainResult:
+    result, model, metadata = fit_small(project, spec, on_epoch=on_epoch, cancel=cancel, status=status,
+                                        features=features, settings=settings, started=started, choice=choice)
+    status("saving the model")
+    files_out = {"model.keras": keras_bytes(model), "model.tflite": tflite_bytes(model)}
+    with project.lock():
+        _save(project.models_dir, files_out, metadata, cancel)
+    return result
+
+
+def fit_small(project: Project, spec: TrainSpec, *, on_epoch: Callable[[EpochMetrics], None] | None = None,
+              cancel: threading.Event | None = None, status: Callable[[str], None] | None = None,
+              features: FeatureSpec | None = None, settings: Augment | None = None,
+              started: float | None = None,
+              choice: dict[str, Any] | None = None) -> tuple[TrainResult, Any, dict[str, Any]]:
+    """Train the small CNN without saving it: (result, Keras model, metadata). Export uses this to
+    build the microcontroller model of a project whose own model is a pretrained ear."""
+    status = status or (lambda _message: None)
+    started = time.perf_counter() if started is None else started
     features = features or FeatureSpec.for_audio(project.audio)
     status("checking samples")
     clips = load_clipset(project, features, min_samples=spec.min_samples,
@@ -317,17 +335,13 @@ def _train_small(project: Project, spec: TrainSpec, on_epoch: Callable[[EpochMet
     files = [str(clips.paths[i].relative_to(project.root)) for i in test_idx]
     evaluation = evaluate_scores(test_scores, clips.targets[test_idx], clips.labels, files)
     seconds = time.perf_counter() - started
-    status("saving the model")
     result = TrainResult(project.models_dir / LATEST, clips.labels, history, train_accuracy,
                          evaluation.accuracy, seconds, count_parameters(fitter.model), evaluation,
                          clips.warnings, SMALL, choice)
     test_labels = [clips.labels[i] for i in clips.targets[test_idx]]
     metadata = _metadata(project, spec, features, result, files, test_labels)
     metadata["model"] = {"kind": SMALL, "choice": choice}
-    files_out = {"model.keras": keras_bytes(fitter.model), "model.tflite": tflite_bytes(fitter.model)}
-    with project.lock():
-        _save(project.models_dir, files_out, metadata, cancel)
-    return result
+    return result, fitter.model, metadata
 
 
 def _metadata(project: Project, spec: TrainSpec, features: FeatureSpec | None, result: TrainResult,
