@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from core.dataset import check_data, class_weights
-from core.ears import AUTO, EAR_NAMES, EarError, available_ears, embeddings, kind_ears
+from core.ears import AUTO, EAR_NAMES, EarError, available_ears, embeddings, kind_ears, open_ear
 from core.ears.choose import Choice, choose, recording_groups
 from core.ears.head import Cancelled, HeadEpoch, HeadSettings, fit_head
 from core.project import Project
@@ -81,6 +81,8 @@ def fit_embedding_model(project: Project, clips: ProjectClips, kind: str, train_
                         on_epoch: Callable[[HeadEpoch], None] | None,
                         cancel: threading.Event | None, settings: HeadSettings | None = None) -> HeadFit:
     """Embed every clip with the kind's ears (cached), then train the head in epochs."""
+    for name in kind_ears(kind):
+        open_ear(name, project.audio.sample_rate)  # missing or damaged weights: one clear error, up front
     x = np.concatenate([_embed(project, clips, name, status) for name in kind_ears(kind)], axis=1)
     y = clips.targets
     status(f"training the {kind} head on {len(train_idx)} clips, testing on {len(test_idx)}")
