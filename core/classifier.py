@@ -19,12 +19,11 @@ from typing import Any
 import numpy as np
 
 from core.errors import ModelError
+from core.runtime.audio import vote
 from core.runtime.bundle import MODEL_FILES, Bundle, BundleError
 from core.spec import AudioSpec
 
 __all__ = ["MODEL_FILES", "Classifier", "Prediction", "WindowScore", "load_classifier", "vote"]
-
-from core.runtime.audio import vote  # noqa: E402  (re-exported for callers of core.classifier)
 
 
 @dataclass(frozen=True)
