@@ -70,7 +70,8 @@ class Classifier:
     def __init__(self, model: bytes | None, labels: list[str], metadata: dict[str, Any], source: str,
                  *, bundle: Bundle | None = None) -> None:
         if bundle is None:
-            files = {"metadata.json": json.dumps({**metadata, "labels": labels}).encode(),
+            small = {**metadata, "labels": labels, "model": {"kind": "small"}}  # the bytes are a CNN
+            files = {"metadata.json": json.dumps(small).encode(),
                      "labels.txt": "\n".join(labels).encode(), "model.tflite": model}
             try:
                 bundle = Bundle(files.get, source)
