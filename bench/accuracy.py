@@ -131,7 +131,14 @@ def limit_per_class(clips: list[Clip], per_class: int | None, seed: int = 0) -> 
     out = []
     for label in sorted({c.label for c in clips}):
         members = [clips[i] for i in rng.permutation([i for i, c in enumerate(clips) if c.label == label])]
-        out.extend(members[:per_class])
+        seen: set[bytes] = set()
+        unique = []  # Speech Commands repeats a few files: a project stores identical clips once
+        for clip in members:
+            digest = hashlib.sha1(clip.audio.tobytes()).digest()
+            if digest not in seen:
+                seen.add(digest)
+                unique.append(clip)
+        out.extend(unique[:per_class])
     return out
 
 
