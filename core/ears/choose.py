@@ -40,7 +40,8 @@ class Choice:
         """One line: 'auto chose speech (speech 0.97, music 0.61, speech+music 0.96; 5 folds by ...)'."""
         scores = ", ".join(f"{k} {v:.2f}" for k, v in self.scores.items())
         detail = f"{scores}; {self.folds} folds by recording" if self.scores else self.reason
-        return f"auto chose {self.kind} ({detail})"
+        missing = f"; not available: {', '.join(self.skipped)}" if self.skipped else ""
+        return f"auto chose {self.kind} ({detail}{missing})"
 
 
 def recording_groups(paths: Sequence[Path]) -> list[str]:

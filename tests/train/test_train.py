@@ -54,7 +54,8 @@ def test_epochs_are_reported_and_the_same_seed_gives_the_same_model(
     assert [m.epoch for m in epochs] == [1, 2, 3] and all(m.epochs == 3 and m.seconds > 0 for m in epochs)
     assert all(0 <= m.train_accuracy <= 1 and 0 <= m.test_accuracy <= 1 and m.train_loss > 0 for m in epochs)
     assert any(s.startswith("computing features") for s in statuses)
-    assert one.to_dict().keys() == {"test_accuracy", "train_accuracy", "epochs", "seconds", "classes"}
+    assert one.to_dict().keys() == {"test_accuracy", "train_accuracy", "epochs", "seconds", "classes",
+                                    "model", "choice"}
     first_model = (project.root / "models" / "latest" / "model.tflite").read_bytes()
     two = train(project, spec)
     assert [m.train_loss for m in one.history] == [m.train_loss for m in two.history]
