@@ -91,5 +91,5 @@ def trained_speech_project(tmp_path_factory: pytest.TempPathFactory,
         info = project.get_class(label) if label == BACKGROUND_NOISE else project.add_class(label)
         files = [f for f in speech_split["train"] if label_of(f) == label][:60]
         project.add_clips(info, [fit_clip(load(f.path, SR), SR) for f in files], prefix=label)
-    train(project, TrainSpec(epochs=12, seed=1, model="small"))
+    train(project, TrainSpec(epochs=20, seed=1, model="small"))
     return project
