@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from textual.widgets import Input
+from textual.widgets import Input, Select
 
 from core.audio import load
 from core.capture import WavFileSource
@@ -138,6 +138,7 @@ async def test_quitting_mid_training_keeps_the_model(trained: dict[str, Any]) ->
         await pilot.press("3")
         await pilot.pause()
         app.query_one("#epochs", Input).value = "200"
+        app.query_one("#model-kind", Select).value = "small"  # a head trains 200 epochs in under a second
         app.query_one("#train-btn").focus()
         await pilot.press("t")
         while not recorder.of(msg.EpochEnded):
