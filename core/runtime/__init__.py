@@ -1,7 +1,8 @@
 """earshot's runtime: everything that runs a trained model, with numpy and a TFLite interpreter only.
 
-Python 3.7 syntax, no earshot imports outside this package, so exports copy it verbatim (as
-`earshot_runtime/`) and boards run it. earshot itself imports it for predict, listen and eval.
+Python 3.7 syntax and numpy >= 1.20, no earshot imports outside this package, so exports copy it
+verbatim (as `earshot_runtime/`) and boards run it. earshot itself imports it for predict, listen and
+eval. The interpreter is the first of ai_edge_litert, tflite_runtime and tensorflow that imports.
 
     from earshot_runtime import load_bundle, load_audio, Streamer
     model = load_bundle("model-folder")        # metadata.json, labels.txt, model files (BundleError if bad)
