@@ -258,10 +258,15 @@ def check_metadata(metadata: object, source: str) -> None:
     ModelError naming the file and the field, saying to train again."""
     if not isinstance(metadata, dict):
         raise _bad(source, "not a JSON object")
-    for section in ("audio", "features"):
+    model = metadata.get("model", {})
+    if not isinstance(model, dict) or not isinstance(model.get("kind", "small"), str):
+        raise _bad(source, "'model' is not a model kind")
+    small = model.get("kind", "small") == "small"  # an ear's model has no log-mel 'features'
+    for section in ("audio", "features") if small else ("audio",):
         if not isinstance(metadata.get(section), dict):
             raise _bad(source, f"no {section!r} settings")
-    audio, features = metadata["audio"], metadata["features"]
+    audio = metadata["audio"]
+    features = metadata["features"] if small else {}
     limits = {"sample_rate": (4000, 96000), "clip_seconds": (0.25, 10.0)}
     for key, (low, high) in limits.items():
         for where, values in (("audio", audio), ("features", features)):
@@ -276,7 +281,8 @@ def check_metadata(metadata: object, source: str) -> None:
                 isinstance(default, int) and value != int(value)):
             raise _bad(source, f"features {key} is {value!r}")
     try:
-        spec = FeatureSpec.from_dict(features)
+        spec = FeatureSpec.from_dict(features or {"sample_rate": audio["sample_rate"],
+                                                  "clip_seconds": audio["clip_seconds"]})
         if spec.win_length < 1 or spec.hop_length < 1 or spec.n_frames < 1 or spec.fmin >= spec.fmax:
             raise ValueError("the clip is too short for its windows")
     except (TypeError, ValueError, ZeroDivisionError) as exc:

@@ -40,7 +40,7 @@ def build_project(root: Path) -> Project:
         clips = [fit_clip(load(item.path, project.audio.sample_rate), project.audio.clip_samples)
                  for item in items]
         project.add_clips(info, clips, prefix=name)
-    project.set_train_spec(TrainSpec(epochs=EPOCHS, test_fraction=0.3, seed=1))
+    project.set_train_spec(TrainSpec(epochs=EPOCHS, test_fraction=0.3, seed=1, model="small"))
     return project
 
 
@@ -53,6 +53,20 @@ def trained_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     train(project)
     assert (project.models_dir / "latest" / "model.keras").is_file()
     return project.root
+
+
+@pytest.fixture(scope="session")
+def speech_model_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same words trained with the pretrained speech ear, exported (with the small CNN beside it)."""
+    from core.export import export_project
+    from core.spec import TrainSpec
+    from core.train import train
+
+    project = build_project(tmp_path_factory.mktemp("deploy-speech") / "words")
+    project.set_train_spec(TrainSpec(epochs=EPOCHS, test_fraction=0.3, seed=1, model="speech"))
+    result = train(project)
+    assert result.kind == "speech"
+    return export_project(project.root, tmp_path_factory.mktemp("speech-zip") / "words-speech.zip").path
 
 
 @pytest.fixture(scope="session")

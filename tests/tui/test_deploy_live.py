@@ -8,7 +8,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from textual.widgets import Input
+from textual.widgets import Input, Select
 
 from core.project import Project
 from tests.tui.conftest import TrackBackend
@@ -95,7 +95,8 @@ async def test_quitting_mid_training_keeps_the_model(trained: dict[str, Any]) ->
     async with app.run_test(size=(100, 34), message_hook=recorder) as pilot:
         await pilot.press("3")
         await pilot.pause()
-        app.query_one("#epochs", Input).value = "100"
+        app.query_one("#epochs", Input).value = "200"
+        app.query_one("#model-kind", Select).value = "small"  # a head trains 200 epochs in under a second
         app.query_one("#train-btn").focus()
         await pilot.press("t")
         while not recorder.of(msg.EpochEnded):

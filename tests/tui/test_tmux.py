@@ -166,7 +166,7 @@ def test_record_train_listen_in_tmux(pulse_mic: PulseMic, uploads: dict[str, Pat
         tmux.keys("3")
         trained = tmux.wait_for("Done: 4 epochs", 150)
         assert "Saved model: test accuracy" in trained
-        assert (tmux_project / "models" / "latest" / "model.tflite").is_file()
+        assert (tmux_project / "models" / "latest" / "metadata.json").is_file()
         tmux.keys("l")  # Learn More: the reading and the confusion matrix come into view
         learn = tmux.wait_for("Confusion matrix", 10)
         assert "the saved model has test accuracy" in learn

@@ -12,7 +12,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Button, Collapsible, DataTable, Input, Label, ProgressBar, Static
+from textual.widgets import Button, Collapsible, DataTable, Input, Label, ProgressBar, Select, Static
 from textual.worker import get_current_worker
 
 from core.errors import EarshotError, TrainingError
@@ -65,10 +65,10 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 
-def parse_settings(values: dict[str, str], base: TrainSpec) -> TrainSpec:
-    """The Advanced Settings fields (key -> text; blank = the default shown) over `base`'s other
-    settings, or a TrainingError naming the field that is out of range."""
-    chosen: dict[str, Any] = {}
+def parse_settings(values: dict[str, str], base: TrainSpec, model: str | None = None) -> TrainSpec:
+    """The Advanced Settings fields (key -> text; blank = the default shown) and the model kind over
+    `base`'s other settings, or a TrainingError naming the field that is out of range."""
+    chosen: dict[str, Any] = {"model": model or base.model}
     for setting in SETTINGS:
         text = values.get(setting.key, "").strip()
         if not text:
@@ -83,6 +83,19 @@ def parse_settings(values: dict[str, str], base: TrainSpec) -> TrainSpec:
                                 "change it under Advanced Settings (s), or clear it for the default")
         chosen[setting.key] = value
     return TrainSpec.from_dict({**base.to_dict(), **chosen})
+
+
+MODEL_KINDS = [("auto (chosen per project)", "auto"), ("speech (pretrained)", "speech"),
+               ("music (pretrained)", "music"), ("speech+music", "speech+music"),
+               ("small (fits a microcontroller)", "small")]
+
+
+def choice_line(kind: str, choice: dict[str, Any] | None) -> str:
+    """'Model: speech (auto: speech 0.97, music 0.61, speech+music 0.96)' for the status area."""
+    if not choice:
+        return f"Model: {kind}"
+    scores = ", ".join(f"{k} {v:.2f}" for k, v in choice.get("scores", {}).items())
+    return f"Model: {kind} (auto: {scores or choice.get('reason', '')})"
 
 
 class TrainPane(ProjectTab):
@@ -113,12 +126,17 @@ class TrainPane(ProjectTab):
                         yield Label(setting.label)
                         yield Input(placeholder=f"{setting.default():g}", id=setting.field_id,
                                     type=setting.kind, classes="setting", compact=True)
+                with Horizontal(classes="form-row compact-row"):
+                    yield Label("Model")
+                    yield Select(MODEL_KINDS, value=DEFAULTS.model, allow_blank=False, id="model-kind",
+                                 compact=True)
                 yield Static(f"Blank fields use the defaults shown. An epoch shows every training sample "
                              f"once; 1 to {MAX_EPOCHS} epochs. Enter trains.", classes="dim")
             with Horizontal(classes="button-row"):
                 yield Button("Train Model", variant="primary", id="train-btn", classes="compact")
                 yield Button("Cancel", id="cancel-btn", classes="compact", disabled=True)
             yield Static("", id="train-status")
+            yield Static("", id="model-choice", classes="dim")
             yield ProgressBar(total=1, id="train-progress", show_eta=False)
             yield ChartLegend()
             with Horizontal(id="charts"):
@@ -141,6 +159,8 @@ class TrainPane(ProjectTab):
             value = getattr(spec, setting.key)
             self.query_one(f"#{setting.field_id}", Input).value = (
                 "" if value == setting.default() else f"{value:g}")
+        if spec.model in {kind for _, kind in MODEL_KINDS}:
+            self.query_one("#model-kind", Select).value = spec.model
         self.show_saved_model(project)
 
     def saved_metadata(self, project: Project) -> dict[str, Any] | None:
@@ -159,6 +179,7 @@ class TrainPane(ProjectTab):
             self.show_results([], [])
             self.show_mistakes([])
             status.update(note or "No model yet: press t to Train Model.")
+            self.query_one("#model-choice", Static).update("")
             return
         history = metadata.get("history", [])
         self.reset_charts(int(metadata.get("train", {}).get("epochs", len(history)) or 1))
@@ -174,6 +195,9 @@ class TrainPane(ProjectTab):
         accuracy = metrics.get("test_accuracy")
         done = f"test accuracy {accuracy:.0%}" if isinstance(accuracy, float) else "trained"
         status.update(f"{note}Saved model: {done}, {len(history)} epochs. Learn More: l.")
+        model = metadata.get("model", {})
+        line = choice_line(model.get("kind", "small"), model.get("choice"))
+        self.query_one("#model-choice", Static).update(line)
 
     # -- TensorFlow warm-up -----------------------------------------------------------------
 
@@ -241,7 +265,8 @@ class TrainPane(ProjectTab):
             return
         try:
             values = {s.key: self.query_one(f"#{s.field_id}", Input).value for s in SETTINGS}
-            spec = parse_settings(values, base=project.train_spec)
+            kind = self.query_one("#model-kind", Select).value
+            spec = parse_settings(values, base=project.train_spec, model=kind if isinstance(kind, str) else None)
             if spec != project.train_spec:
                 project.set_train_spec(spec)
         except EarshotError as error:
@@ -254,6 +279,7 @@ class TrainPane(ProjectTab):
         self.query_one("#train-btn", Button).disabled = True
         self.query_one("#cancel-btn", Button).disabled = False
         self.query_one("#train-status", Static).update("Starting...")
+        self.query_one("#model-choice", Static).update("")
         self.focus_if_active("#cancel-btn")
         self.run_training(project, spec)
         self.refresh_bindings()
@@ -288,6 +314,8 @@ class TrainPane(ProjectTab):
         self.action_cancel()
 
     def on_training_status(self, message: TrainingStatus) -> None:
+        if message.text.startswith("auto chose"):
+            self.query_one("#model-choice", Static).update(f"Model: {message.text}")
         if not self.history:
             self.query_one("#train-status", Static).update(message.text)
 
@@ -318,6 +346,7 @@ class TrainPane(ProjectTab):
         self.show_results(result.labels, result.evaluation.confusion, warnings=list(result.warnings),
                           train_accuracy=result.train_accuracy, test_accuracy=result.test_accuracy)
         self.show_mistakes(list(result.evaluation.mistakes))
+        self.query_one("#model-choice", Static).update(choice_line(result.kind, result.choice))
         self.notify(f"Test accuracy {result.test_accuracy:.0%}. Try it on the Validate tab (4).",
                     title="Model trained")
 
