@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BOARD := tests/fixtures/micropython
 DEBIAN_PACKAGES := libportaudio2 libsndfile1 pulseaudio pulseaudio-utils libasound2-plugins \
-	mosquitto mosquitto-clients socat espeak-ng sox ffmpeg tmux openssl
+	mosquitto mosquitto-clients socat espeak-ng sox ffmpeg tmux openssl openssh-server openssh-client
 
 .PHONY: demo test lint install system-deps node-deps bench clean
 
