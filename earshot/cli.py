@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "earshot.commands.train",
     "earshot.commands.live",
     "earshot.commands.deploy",
+    "earshot.commands.board",
     "earshot.commands.app",
 )
 
