@@ -14,7 +14,8 @@ import pytest
 from tests.fixtures.sshd import SshBoard, sshd_board  # noqa: F401 (the fixture, for this folder)
 
 
-def synthetic_bundle(path: Path, *, seed: int = 0, labels: tuple[str, ...] = ("Background Noise", "yes")) -> Path:
+def synthetic_bundle(path: Path, *, seed: int = 0,
+                     labels: tuple[str, ...] = ("Background Noise", "yes")) -> Path:
     """A zip shaped like an export (the SSH side only moves files; models are random bytes)."""
     rng = np.random.default_rng(seed)
     files = {
@@ -53,8 +54,9 @@ def tmpfs_on_board(sshd_board: SshBoard) -> Iterator[Callable[..., Path]]:  # no
     def mount(options: str) -> Path:
         point = sshd_board.folder_on_board("mnt-")
         user = sshd_board.user
-        subprocess.run(["mount", "-t", "tmpfs", "-o", f"{options},uid={user.pw_uid},gid={user.pw_gid},mode=0755",
-                        "earshot-test", str(point)], check=True, capture_output=True)
+        owner = f"uid={user.pw_uid},gid={user.pw_gid},mode=0755"
+        subprocess.run(["mount", "-t", "tmpfs", "-o", f"{options},{owner}", "earshot-test", str(point)],
+                       check=True, capture_output=True)
         mounted.append(point)
         return point
 

@@ -61,8 +61,8 @@ def files_of(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
 
 
-def test_deploy_copies_verifies_and_switches_atomically(sshd_board: SshBoard, board_folder: Path, tmp_path: Path,
-                                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_deploy_copies_verifies_and_switches_atomically(
+        sshd_board: SshBoard, board_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     first = synthetic_bundle(tmp_path / "a.zip", seed=1)
     code, out, err = run(capsys, deploy(sshd_board, str(first), sshd_board.url(board_folder), "--json"))
     assert code == 0, err
@@ -80,12 +80,13 @@ def test_deploy_copies_verifies_and_switches_atomically(sshd_board: SshBoard, bo
 
     code, out, _ = run(capsys, deploy(sshd_board, str(first), sshd_board.url(board_folder), "--json"))
     again = json.loads(out)
-    assert code == 0 and again["unchanged"] and again["copied"] == [] and again["release"] == result["release"]
+    assert code == 0 and again["unchanged"] and again["copied"] == []
+    assert again["release"] == result["release"]
 
     releases = [result["release"]]
     for seed in (2, 3):
-        code, out, _ = run(capsys, deploy(sshd_board, str(synthetic_bundle(tmp_path / f"{seed}.zip", seed=seed)),
-                                          sshd_board.url(board_folder), "--json"))
+        model = synthetic_bundle(tmp_path / f"{seed}.zip", seed=seed)
+        code, out, _ = run(capsys, deploy(sshd_board, str(model), sshd_board.url(board_folder), "--json"))
         assert code == 0
         releases.append(json.loads(out)["release"])
     assert len(set(releases)) == 3
@@ -94,8 +95,8 @@ def test_deploy_copies_verifies_and_switches_atomically(sshd_board: SshBoard, bo
     assert kept == sorted(releases[-2:])  # the current model and the one before it
 
 
-def test_the_report_names_missing_packages_and_the_pip_line(sshd_board: SshBoard, board_folder: Path,
-                                                            bundle: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_report_names_missing_packages_and_the_pip_line(
+        sshd_board: SshBoard, board_folder: Path, bundle: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # The board's /usr/bin/python3 is Debian's, without numpy and friends: exactly a fresh board.
     url = sshd_board.url(board_folder)
     code, out, err = run(capsys, deploy(sshd_board, str(bundle), url, "--push", "mqtt://10.0.0.2/siot/w"))
@@ -103,8 +104,9 @@ def test_the_report_names_missing_packages_and_the_pip_line(sshd_board: SshBoard
     line = next(line for line in out.splitlines() if "lacks" in line)
     assert "numpy, ai-edge-litert, sounddevice, paho-mqtt" in line
     # Debian 12 refuses system-wide pip: the line makes a venv in the deploy folder, which deploy then uses.
-    assert f"python3 -m venv --system-site-packages {board_folder}/venv && {board_folder}/venv/bin/pip install " \
-           "numpy ai-edge-litert sounddevice paho-mqtt" in line
+    venv = board_folder / "venv"
+    assert (f"python3 -m venv --system-site-packages {venv} && {venv}/bin/pip install "
+            "numpy ai-edge-litert sounddevice paho-mqtt") in line
 
     code, _, err = run(capsys, deploy(sshd_board, str(bundle), url, "--service"))
     assert code == 1
@@ -126,7 +128,8 @@ def test_a_key_the_board_refuses_says_how_to_set_one_up(sshd_board: SshBoard, bu
     assert "ssh-copy-id earshot-board" in line and "ssh-keygen -t ed25519" in line
 
 
-def test_a_wrong_port_is_refused(sshd_board: SshBoard, bundle: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_wrong_port_is_refused(sshd_board: SshBoard, bundle: Path,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
     from tests.fixtures.sshd import free_port
 
     port = free_port()
@@ -194,7 +197,8 @@ def test_a_disk_that_fills_up_while_copying_keeps_the_running_model(
     assert code == 1
     assert "the board's disk is full" in error_line(err)
     assert os.readlink(point / "current") == before
-    assert digests == {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in (point / "current").iterdir()}
+    after = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in (point / "current").iterdir()}
+    assert after == digests
     assert not [p for p in (point / "releases").iterdir() if p.name.startswith(".")]  # no half copy left
 
 
@@ -215,7 +219,8 @@ def test_no_python_or_an_old_one(sshd_board: SshBoard, bundle: Path, board_folde
     assert not (board_folder / "releases").exists()
 
 
-def test_status_and_stop_with_nothing_deployed(sshd_board: SshBoard, capsys: pytest.CaptureFixture[str]) -> None:
+def test_status_and_stop_with_nothing_deployed(sshd_board: SshBoard,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
     url = sshd_board.url("never-deployed-here")
     code, out, _ = run(capsys, ["deploy", "--status", url, "-F", str(sshd_board.config)])
     assert code == 0 and out.startswith("nothing deployed at ")
