@@ -177,7 +177,40 @@ def predict_script() -> str:
     body = feature_source[feature_source.index("\ndef "):].lstrip("\n")
     template = (TEMPLATES / "export_predict.py.txt").read_text()
     return (template.replace("# @FEATURE_SPEC@\n", spec_source)
-            .replace("# @LOG_MEL@\n", body))
+            .replace("# @LOG_MEL@\n", body)
+            .replace("# @LIVE_MODE@\n", live_mode_source()))
+
+
+def live_mode_source() -> str:
+    """predict.py's --listen part: earshot's streaming classifier copied verbatim, then the live loop."""
+    from core import infer
+    from core.spec import BACKGROUND_NOISE
+
+    copied = [inspect.getsource(c) for c in (infer.StreamSettings, infer.Decision, infer.Window,
+                                             infer.StreamingClassifier)]
+    header = (f"import time\nfrom collections import deque\n\nBACKGROUND_NOISE = {BACKGROUND_NOISE!r}\n"
+              "CaptureError = ValueError\nScoresModel = Any\n\n\n")
+    return header + "\n\n".join(copied) + "\n\n" + (TEMPLATES / "export_listen.py.txt").read_text()
+
+
+# What predict.py needs on a board (the bundle's requirements.txt).
+REQUIREMENTS = """\
+# python3 -m pip install -r requirements.txt  (on Debian 12 and later: inside a venv)
+numpy
+ai-edge-litert; python_version >= "3.9"
+tflite-runtime; python_version < "3.9"
+soundfile  # classifying sound files
+sounddevice  # --listen: the microphone (needs PortAudio: sudo apt-get install libportaudio2)
+paho-mqtt  # --push: results to an MQTT broker
+"""
+
+
+def validate_settings(project_dir: Path) -> dict[str, Any]:
+    """The project's saved validation threshold, the default of predict.py --listen."""
+    from core.project import Project
+
+    saved = Project.open(Path(project_dir)).settings("validate")
+    return {k: saved[k] for k in ("threshold",) if isinstance(saved.get(k), int | float)}
 
 
 def readme(labels: list[str], metadata: dict[str, Any]) -> str:
@@ -251,6 +284,7 @@ def export_project(project_dir: Path, output: Path | None = None, *,
                 "int8": tflite_accuracy(int8_model, test_x, test_targets), "test_clips": len(test_x)}
     quant = quantization(int8_model)
     exported = _export_metadata(metadata, labels, audio, features, quant, accuracy, len(train_x))
+    exported["validate"] = validate_settings(Path(project_dir))
     header, source = c_array(int8_model, labels, quant, features)
     files: dict[str, bytes] = {
         "model.keras": (folder / "model.keras").read_bytes(),
@@ -261,6 +295,7 @@ def export_project(project_dir: Path, output: Path | None = None, *,
         "model_int8.h": header.encode(),
         "model_int8.cc": source.encode(),
         "predict.py": predict_script().encode(),
+        "requirements.txt": REQUIREMENTS.encode(),
         "README.md": readme(labels, exported).encode(),
     }
     check_cancel()

@@ -367,7 +367,8 @@ def write_private(session: SshSession, path: str, data: bytes) -> None:
 
 def install_packages(session: SshSession, info: BoardInfo, packages: list[str],
                      on_status: Callable[[str], None] | None = None) -> str:
-    """Make `<folder>/venv` (reusing the board's own packages) and pip install `packages` into it.
+    """Make `<folder>/venv` (reusing the board's own packages) and pip install the bundle's
+    requirements.txt into it (`packages` when the bundle has none).
 
     Returns the venv's python. Needs internet access on the board.
     """
@@ -377,6 +378,7 @@ def install_packages(session: SshSession, info: BoardInfo, packages: list[str],
               'if [ ! -x "$dir/venv/bin/python" ]; then '
               '"$py" -m venv --system-site-packages "$dir/venv" > "$log" 2>&1 || '
               '{ rm -rf "$dir/venv"; tail -n 3 "$log" >&2; exit 2; }; fi; '
+              '[ -f "$dir/current/requirements.txt" ] && set -- -r "$dir/current/requirements.txt"; '
               '"$dir/venv/bin/python" -m pip install --disable-pip-version-check "$@" > "$log" 2>&1 || '
               '{ tail -n 3 "$log" >&2; exit 1; }')
     result = session.run(script, info.folder, info.python, *packages, timeout=1800, check=False)

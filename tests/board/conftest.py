@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.deploy.conftest import trained_project  # noqa: F401 (the session's trained model)
 from tests.fixtures.sshd import SshBoard, sshd_board  # noqa: F401 (the fixture, for this folder)
 
 
@@ -67,3 +68,20 @@ def tmpfs_on_board(sshd_board: SshBoard) -> Iterator[Callable[..., Path]]:  # no
 
 def remount(point: Path, options: str) -> None:
     subprocess.run(["mount", "-o", f"remount,{options}", str(point)], check=True, capture_output=True)
+
+
+@pytest.fixture(scope="session")
+def words_zip(trained_project: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:  # noqa: F811
+    """The trained Speech Commands model (Background Noise, yes, no, stop) exported as a zip."""
+    from earshot.cli import main as earshot_main
+
+    out = tmp_path_factory.mktemp("board-export") / "words-model.zip"
+    assert earshot_main(["export", str(trained_project), "-o", str(out)]) == 0
+    return out
+
+
+@pytest.fixture(scope="session")
+def track(words_zip: Path):  # type: ignore[no-untyped-def]
+    from tests.board.words import word_track
+
+    return word_track(words_zip)

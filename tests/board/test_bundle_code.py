@@ -1,0 +1,114 @@
+"""The bundle's predict.py without a board: Python 3.7, requirements, the push rules, --listen errors."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import pytest
+
+from core.export import REQUIREMENTS, predict_script
+from core.push.policy import PublishPolicy
+
+
+@pytest.fixture(scope="module")
+def predict_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("bundle") / "predict.py"
+    path.write_text(predict_script())
+    return path
+
+
+@pytest.fixture(scope="module")
+def predict(predict_file: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bundle_predict", predict_file)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bundle_predict"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_predict_py_runs_on_python_3_7(predict_file: Path) -> None:
+    vermin = shutil.which("vermin", path=str(Path(sys.executable).parent)) or shutil.which("vermin")
+    assert vermin, "vermin is a dev dependency (pip install vermin)"
+    run = subprocess.run([vermin, "-t=3.7-", "--no-tips", "--violations", "--no-parse-comments",
+                          str(predict_file)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_requirements_name_every_optional_package() -> None:
+    names = {line.split(";")[0].split("#")[0].strip() for line in REQUIREMENTS.splitlines()
+             if line.strip() and not line.startswith("#")}
+    assert names == {"numpy", "ai-edge-litert", "tflite-runtime", "soundfile", "sounddevice", "paho-mqtt"}
+
+
+@dataclass(frozen=True)
+class D:
+    time: float
+    label: str
+    confidence: float = 0.9
+    scores: dict[str, float] | None = None
+
+
+@pytest.mark.parametrize(("on_change", "min_interval"), [(True, 0.0), (True, 1.0), (False, 0.7)])
+def test_the_board_publishes_by_earshot_s_rules(predict: ModuleType, on_change: bool,
+                                                min_interval: float) -> None:
+    """The bundle's publisher sends exactly what core.push.policy would, on the same decisions."""
+    sent: list[tuple[str, float]] = []
+
+    class Recording(predict.Publisher):  # type: ignore[name-defined,misc]
+        def _send(self, decision: dict[str, Any], now: float) -> None:
+            self.last_label, self.last_time = decision["label"], now
+            sent.append((decision["label"], now))
+
+    board = Recording({"host": "127.0.0.1", "port": 1, "topic": "t", "on_change": on_change,
+                       "min_interval": min_interval}, lambda _m: None)
+    policy: PublishPolicy[D] = PublishPolicy(on_change=on_change, min_interval=min_interval)
+    expected: list[tuple[str, float]] = []
+    rng = np.random.default_rng(5)
+    now = 0.0
+    for _ in range(400):
+        now += float(rng.choice([0.1, 0.25, 0.5, 1.2]))
+        for due_now in (policy.due(now),):
+            if due_now is not None:
+                expected.append((due_now.label, now))
+        board.tick(now)
+        label = str(rng.choice(["yes", "no", "stop"]))
+        if policy.offer(D(now, label), now) is not None:
+            expected.append((label, now))
+        board.offer({"label": label, "time": now, "confidence": 0.9, "scores": {}}, now)
+    assert sent == expected and len(sent) > 50
+    assert board.skipped == policy.skipped and not math.isnan(now)
+
+
+def test_listen_names_a_missing_package_in_one_line(predict_file: Path, tmp_path: Path) -> None:
+    """A Python with numpy but neither sounddevice nor a TFLite interpreter: one line each, no traceback."""
+    site = tmp_path / "site"
+    site.mkdir()
+    for name in ("sounddevice", "ai_edge_litert", "tflite_runtime", "tensorflow", "paho"):
+        (site / f"{name}.py").write_text("raise ImportError('hidden by the test')\n")
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    (tmp_path / "labels.txt").write_text("a\nb\n")
+    command = [sys.executable, str(predict_file), "--listen", "--model", str(tmp_path / "m.tflite")]
+    run = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
+    assert run.returncode == 1
+    assert run.stderr.strip().splitlines() == [
+        "predict.py: error: running the model needs the ai-edge-litert package: python3 -m pip install "
+        "ai-edge-litert (or tflite-runtime on Python 3.7/3.8)"]
+
+
+def test_predict_py_without_numpy_says_so_in_one_line(predict_file: Path, tmp_path: Path) -> None:
+    (tmp_path / "numpy.py").write_text("raise ImportError('hidden by the test')\n")
+    run = subprocess.run([sys.executable, str(predict_file), "--listen"], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(tmp_path)}, timeout=60)
+    assert run.returncode == 1
+    assert run.stderr.strip() == "predict.py: error: numpy is missing: python3 -m pip install numpy"
