@@ -143,6 +143,7 @@ class ListenOptions:
     hop: float | None = None
     device: str | None = None
     background: bool = False
+    stats: bool = False  # log latency and CPU use when the listener stops
     env: dict[str, str] = field(default_factory=dict)
 
     def config(self) -> bytes:

@@ -50,6 +50,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     listen.add_argument("--hop", type=float, help="seconds between windows (default: 0.25)")
     listen.add_argument("--background", action="store_true", help="also report Background Noise")
     listen.add_argument("--device", help="the board's microphone, by number or name (default: its default)")
+    listen.add_argument("--stats", action="store_true",
+                        help="log window-to-decision latency and CPU use when the listener stops")
     listen.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                         help="environment of the listener, e.g. PULSE_SERVER=... (repeatable)")
     from earshot.commands.push_options import add_push_arguments
@@ -128,7 +130,7 @@ def _listen_options(args: argparse.Namespace, model: Path | None) -> Any:
                               "copy the CA certificate into the board's trust store, then use mqtts:// alone")
         push = settings.to_dict()
     return ListenOptions(push=push, threshold=args.threshold, smooth=args.smooth, hop=args.hop,
-                         device=args.device, background=args.background, env=env)
+                         device=args.device, background=args.background, stats=args.stats, env=env)
 
 
 def run_deploy(args: argparse.Namespace) -> int:
