@@ -158,15 +158,23 @@ def unit_name(folder: str, home: str) -> str:
     return "earshot.service" if slug in ("", "earshot") else f"earshot-{slug}.service"
 
 
+def _quoted(word: str) -> str:
+    """One argument of a systemd command line or Environment= (quoted when it has spaces)."""
+    if not any(c in word for c in ' "\\'):
+        return word
+    return '"' + word.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def unit_text(info: BoardInfo, mode: Mode, python: str, options: ListenOptions) -> str:
     folder = info.folder
-    env = [f'Environment="{k}={v}"' for k, v in sorted(options.env.items())]
+    env = [f"Environment={_quoted(f'{k}={v}')}" for k, v in sorted(options.env.items())]
+    command = [python, f"{folder}/current/predict.py", "--listen", "--config", f"{folder}/listen.json"]
     return "\n".join([
         "[Unit]",
         f"Description=earshot: listen with the model in {folder} and report its labels",
         "After=network-online.target sound.target", "Wants=network-online.target", "",
         "[Service]", "Type=simple", f"WorkingDirectory={folder}/current",
-        f"ExecStart={python} {folder}/current/predict.py --listen --config {folder}/listen.json",
+        "ExecStart=" + " ".join(_quoted(word) for word in command),
         "Environment=PYTHONUNBUFFERED=1", *env,
         f"StandardOutput=append:{folder}/listen.log", "StandardError=inherit",
         "Restart=on-failure", "RestartSec=3", "",
