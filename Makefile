@@ -5,6 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BOARD := tests/fixtures/micropython
+EAR_WHEELS := openwakeword==0.5.1 musicnn==0.1.0
 DEBIAN_PACKAGES := libportaudio2 libsndfile1 pulseaudio pulseaudio-utils libasound2-plugins \
 	mosquitto mosquitto-clients socat espeak-ng sox ffmpeg tmux openssl openssh-server openssh-client
 
@@ -28,6 +29,10 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'
+	@# Pretrained ears' weights: the wheels only, without their pinned dependencies (earshot runs the
+	@# files with ai-edge-litert); musicnn's TF1 checkpoint is converted once to a float TFLite file.
+	$(BIN)/python -m pip install -q --no-deps $(EAR_WHEELS)
+	$(BIN)/python -m core.ears.build_music
 	touch $(STAMP)
 
 # Debian packages for audio, the broker, the board bridge and demo data; installed only when missing.

@@ -23,12 +23,13 @@ def is_audio_name(name: str) -> bool:
 
 
 def resample(y: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
-    """Resample mono `y: float32 [n]` from `orig_sr` to `target_sr` (soxr, high quality)."""
+    """Resample mono `y: float32 [n]` from `orig_sr` to `target_sr` with the runtime's band-limited
+    resampler, the one exported predictors and boards use, so every path hears the same audio."""
     if orig_sr == target_sr:
         return y.astype(np.float32, copy=False)
-    import soxr
+    from core.runtime.audio import resample as runtime_resample
 
-    return np.asarray(soxr.resample(y, orig_sr, target_sr, quality="HQ"), dtype=np.float32)
+    return runtime_resample(y, orig_sr, target_sr)
 
 
 def to_mono(data: np.ndarray) -> np.ndarray:

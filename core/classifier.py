@@ -1,14 +1,17 @@
-"""A trained model ready to classify audio, run by TensorFlow Lite (`ai_edge_litert`, never TensorFlow).
+"""A trained model ready to classify audio, run by the dependency-free runtime (`core.runtime`), never
+TensorFlow.
 
 `load_classifier` accepts a project folder (its `models/latest/`), a model folder, or an exported
-model `.zip` holding `model.tflite` and/or `model_int8.tflite`, `labels.txt` and `metadata.json`.
+model `.zip`. Every model kind works the same way: the small CNN (`model.tflite` / `model_int8.tflite`
+on log-mel) and the pretrained ears with their trained head (`head.npz` and the ears' weight files,
+taken from the installed packages when the folder does not hold them).
 """
 
 from __future__ import annotations
 
 import json
 import zipfile
-from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,11 +19,12 @@ from typing import Any
 import numpy as np
 
 from core.errors import ModelError
-from core.features import fit_clip, log_mel_batch
-from core.model import quiet_output
-from core.spec import AudioSpec, FeatureSpec
+from core.runtime.bundle import MODEL_FILES, Bundle, BundleError
+from core.spec import AudioSpec
 
-MODEL_FILES = ("model.tflite", "model_int8.tflite")
+__all__ = ["MODEL_FILES", "Classifier", "Prediction", "WindowScore", "load_classifier", "vote"]
+
+from core.runtime.audio import vote  # noqa: E402  (re-exported for callers of core.classifier)
 
 
 @dataclass(frozen=True)
@@ -53,30 +57,40 @@ class Prediction:
         return data
 
 
+def _model_error(error: BundleError) -> ModelError:
+    return ModelError(error.message, error.hint or "train again")
+
+
 class Classifier:
-    """Scores clips with a TFLite model. `scores(clip)` -> `float32 [n_labels]` probabilities."""
+    """Scores clips with a trained model. `scores(clip)` -> `float32 [n_labels]` probabilities.
 
-    def __init__(self, model: bytes, labels: list[str], metadata: dict[str, Any], source: str) -> None:
-        from ai_edge_litert.interpreter import Interpreter
+    `Classifier(model_bytes, labels, metadata, source)` wraps a small-CNN TFLite model given as bytes;
+    `Classifier.from_bundle` any loaded runtime bundle.
+    """
 
-        self.labels = labels
-        self.metadata = metadata
+    def __init__(self, model: bytes | None, labels: list[str], metadata: dict[str, Any], source: str,
+                 *, bundle: Bundle | None = None) -> None:
+        if bundle is None:
+            files = {"metadata.json": json.dumps({**metadata, "labels": labels}).encode(),
+                     "labels.txt": "\n".join(labels).encode(), "model.tflite": model}
+            try:
+                bundle = Bundle(files.get, source)
+            except BundleError as error:
+                raise _model_error(error) from error
+        self.bundle = bundle
+        self.labels = list(bundle.labels)
+        self.metadata = bundle.metadata
         self.source = source
-        self.audio = AudioSpec.from_dict(metadata["audio"])
-        self.features = FeatureSpec.from_dict(metadata["features"])
+        self.kind = bundle.kind
         try:
-            with quiet_output():
-                self._interpreter = Interpreter(model_content=model, num_threads=1)
-                self._interpreter.allocate_tensors()
-        except (ValueError, RuntimeError) as exc:
-            raise ModelError(f"{source}: the TFLite model cannot be loaded ({exc})", "train again") from exc
-        self._first_run = True
-        self._input = self._interpreter.get_input_details()[0]
-        self._output = self._interpreter.get_output_details()[0]
-        expected = tuple(self.features.input_shape)
-        got = tuple(int(d) for d in self._input["shape"][1:])
-        if got != expected or int(self._output["shape"][-1]) != len(labels):
-            raise ModelError(f"{source}: the model's shape does not match its metadata", "train again")
+            self.audio = AudioSpec.from_dict(self.metadata["audio"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelError(f"{source}: metadata.json has no valid audio settings", "train again") from exc
+        self.features = getattr(bundle, "features", None)
+
+    @classmethod
+    def from_bundle(cls, bundle: Bundle) -> Classifier:
+        return cls(None, bundle.labels, bundle.metadata, bundle.source, bundle=bundle)
 
     def scores(self, clip: np.ndarray) -> np.ndarray:
         """Probabilities for one clip `float32 [clip_samples]`: `float32 [n_labels]`."""
@@ -84,89 +98,47 @@ class Classifier:
 
     def scores_batch(self, clips: np.ndarray) -> np.ndarray:
         """Probabilities for clips `float32 [n, clip_samples]`: `float32 [n, n_labels]`."""
-        features = log_mel_batch(np.asarray(clips, dtype=np.float32), self.features)
-        if not len(features):
-            return np.zeros((0, len(self.labels)), dtype=np.float32)
-        return np.stack([self._run(f) for f in features])
-
-    def _run(self, features: np.ndarray) -> np.ndarray:
-        x = features.reshape((1, *self.features.input_shape))
-        scale, zero = self._input.get("quantization", (0.0, 0))
-        if self._input["dtype"] != np.float32:
-            info = np.iinfo(self._input["dtype"])
-            x = np.clip(np.round(x / scale + zero), info.min, info.max)
-        self._interpreter.set_tensor(self._input["index"], x.astype(self._input["dtype"]))
-        if self._first_run:
-            with quiet_output():  # the first run prints a delegate banner on stderr
-                self._interpreter.invoke()
-            self._first_run = False
-        else:
-            self._interpreter.invoke()
-        out = self._interpreter.get_tensor(self._output["index"])[0]
-        scale, zero = self._output.get("quantization", (0.0, 0))
-        if self._output["dtype"] != np.float32:
-            out = (out.astype(np.float32) - zero) * scale
-        return np.asarray(out, dtype=np.float32)
-
-    def _named(self, scores: np.ndarray) -> dict[str, float]:
-        return {label: round(float(s), 4) for label, s in zip(self.labels, scores, strict=True)}
+        return self.bundle.scores_batch(np.asarray(clips, dtype=np.float32))
 
     def predict(self, y: np.ndarray) -> Prediction:
         """Classify mono audio `float32 [n]` at the model's rate; longer audio window by window, then vote."""
-        y = np.asarray(y, dtype=np.float32)
-        size = self.audio.clip_samples
-        if y.size <= size * 1.5:
-            scores = self.scores(fit_clip(y, size))
-            best = int(scores.argmax())
-            return Prediction(self.labels[best], float(scores[best]), self._named(scores), [])
-        starts = list(range(0, y.size - size + 1, size))
-        if y.size - (starts[-1] + size) >= size // 2:
-            starts.append(y.size - size)
-        all_scores = self.scores_batch(np.stack([y[s:s + size] for s in starts]))
-        windows = [WindowScore(s / self.audio.sample_rate, self.labels[int(sc.argmax())], float(sc.max()),
-                               self._named(sc)) for s, sc in zip(starts, all_scores, strict=True)]
-        label = vote([w.label for w in windows], all_scores, self.labels)
-        mean = all_scores.mean(axis=0)
-        share = sum(w.label == label for w in windows) / len(windows)
-        return Prediction(label, round(share, 4), self._named(mean), windows)
+        result = self.bundle.predict(np.asarray(y, dtype=np.float32))
+        windows = [WindowScore(w["start"], w["label"], w["confidence"], w["scores"])
+                   for w in result.get("windows", [])]
+        return Prediction(result["label"], result["confidence"], result["scores"], windows)
 
 
-def vote(window_labels: list[str], scores: np.ndarray, labels: list[str]) -> str:
-    """Majority label of the windows; ties go to the higher mean score."""
-    counts = Counter(window_labels)
-    top = max(counts.values())
-    tied = [label for label, n in counts.items() if n == top]
-    mean = scores.mean(axis=0)
-    return max(tied, key=lambda label: float(mean[labels.index(label)]))
+def _load(read: Callable[[str], bytes | None], source: str) -> Classifier:
+    try:
+        return Classifier.from_bundle(Bundle(read, source))
+    except BundleError as error:
+        raise _model_error(error) from error
 
 
 def _from_folder(folder: Path) -> Classifier:
-    for name in MODEL_FILES:
-        if (folder / name).is_file():
-            try:
-                metadata = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
-                labels = (folder / "labels.txt").read_text(encoding="utf-8").splitlines()
-            except (OSError, json.JSONDecodeError) as exc:
-                raise ModelError(f"{folder}: labels.txt or metadata.json is missing or damaged",
-                                 "train again") from exc
-            return Classifier((folder / name).read_bytes(), [x for x in labels if x], metadata, str(folder))
-    raise ModelError(f"{folder}: no trained model (model.tflite) in it", "train one with: earshot train DIR")
+    if not any((folder / name).is_file() for name in (*MODEL_FILES, "head.npz")):
+        raise ModelError(f"{folder}: no trained model in it", "train one with: earshot train DIR")
+
+    def read(name: str) -> bytes | None:
+        path = folder / name
+        return path.read_bytes() if path.is_file() else None
+
+    return _load(read, str(folder))
 
 
 def _from_zip(path: Path) -> Classifier:
     try:
         with zipfile.ZipFile(path) as archive:
             names = {Path(n).name: n for n in archive.namelist()}
-            model_name = next((names[n] for n in MODEL_FILES if n in names), None)
-            if model_name is None or "labels.txt" not in names or "metadata.json" not in names:
-                raise ModelError(f"{path}: not an earshot model zip (needs model.tflite, labels.txt, "
+            if not any(n in names for n in (*MODEL_FILES, "head.npz")) or "labels.txt" not in names \
+                    or "metadata.json" not in names:
+                raise ModelError(f"{path}: not an earshot model zip (needs a model, labels.txt, "
                                  "metadata.json)", "export one with: earshot export DIR")
-            model = archive.read(model_name)
-            labels = archive.read(names["labels.txt"]).decode("utf-8").splitlines()
-            metadata = json.loads(archive.read(names["metadata.json"]).decode("utf-8"))
-    except (zipfile.BadZipFile, json.JSONDecodeError, UnicodeDecodeError) as exc:
+            contents = {name: archive.read(full) for name, full in names.items()
+                        if not name.endswith((".py", ".md", ".h", ".cc", ".keras"))}
+    except (zipfile.BadZipFile, OSError) as exc:
         raise ModelError(f"{path}: a damaged model zip ({exc})", "export the model again") from exc
-    return Classifier(model, [x for x in labels if x], metadata, str(path))
+    return _load(contents.get, str(path))
 
 
 def load_classifier(path: Path | str) -> Classifier:

@@ -11,7 +11,6 @@ only inside `export_project`, for the int8 conversion.
 
 from __future__ import annotations
 
-import inspect
 import io
 import json
 import re
@@ -27,7 +26,9 @@ import numpy as np
 
 from core import __version__, atomic
 from core.errors import DeployError
-from core.spec import AudioSpec, FeatureSpec
+from core.runtime.bundle import SMALL, model_ears, model_kind
+from core.runtime.head import HEAD_FILE
+from core.spec import AudioSpec, FeatureSpec, TrainSpec
 
 CALIBRATION_CLIPS = 300  # enough for stable int8 ranges; conversion time grows with it
 TEMPLATES = Path(__file__).parent  # export_predict.py.txt and export_readme.md.txt
@@ -42,10 +43,12 @@ class ExportResult:
     sizes: dict[str, int]  # bytes of each file in the zip
     test_clips: int
     seconds: float
+    kind: str = SMALL  # the project's model; the zip's model*.tflite are always the small CNN
 
     def to_dict(self) -> dict[str, Any]:
         return {"path": str(self.path), "labels": self.labels, "accuracy": self.accuracy,
-                "sizes": self.sizes, "test_clips": self.test_clips, "seconds": round(self.seconds, 2)}
+                "sizes": self.sizes, "test_clips": self.test_clips, "seconds": round(self.seconds, 2),
+                "model": self.kind}
 
 
 def model_folder(project_dir: Path) -> Path:
@@ -54,7 +57,8 @@ def model_folder(project_dir: Path) -> Path:
     if not (root / "project.json").is_file():
         raise DeployError(f"{root} is not an earshot project", "name the project folder you trained")
     folder = root / "models" / "latest"
-    if not all((folder / name).is_file() for name in ("model.keras", "metadata.json", "labels.txt")):
+    model_file = any((folder / name).is_file() for name in ("model.keras", HEAD_FILE))
+    if not model_file or not all((folder / name).is_file() for name in ("metadata.json", "labels.txt")):
         raise DeployError(f"{root} has no trained model", f"train it first: earshot train {root}")
     return folder
 
@@ -105,27 +109,12 @@ def _calibration(features: np.ndarray, targets: list[int], limit: int, seed: int
 
 def tflite_accuracy(model: bytes, features: np.ndarray, targets: list[int]) -> float:
     """Accuracy of a TFLite model (float or int8 in/out) on log-mel `features [n, frames, mels]`."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    from core.model import quiet_output
+    from core.runtime.tflite import TFLiteModel
 
     if not len(features):
         return float("nan")
-    with quiet_output():
-        interpreter = Interpreter(model_content=model, num_threads=1)
-        interpreter.allocate_tensors()
-    inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
-    predicted = []
-    for x in features:
-        x = x.reshape(inp["shape"])
-        if inp["dtype"] != np.float32:
-            scale, zero = inp["quantization"]
-            info = np.iinfo(inp["dtype"])
-            x = np.clip(np.round(x / scale + zero), info.min, info.max)
-        interpreter.set_tensor(inp["index"], x.astype(inp["dtype"]))
-        interpreter.invoke()
-        predicted.append(int(np.argmax(interpreter.get_tensor(out["index"])[0])))
-    return float(np.mean(np.asarray(predicted) == np.asarray(targets)))
+    scores = TFLiteModel(content=model).run_each(list(np.asarray(features, np.float32)[..., None]))
+    return float(np.mean(scores.argmax(axis=1) == np.asarray(targets)))
 
 
 def quantization(model: bytes) -> dict[str, Any]:
@@ -168,29 +157,19 @@ def c_array(model: bytes, labels: list[str], quant: dict[str, Any], features: Fe
     return header, source
 
 
-def predict_script() -> str:
-    """The standalone predict.py: the template with FeatureSpec and the log-mel code copied in."""
-    from core import features as features_module
+RUNTIME_PACKAGE = "earshot_runtime"
 
-    spec_source = inspect.getsource(FeatureSpec)
-    feature_source = inspect.getsource(features_module)
-    body = feature_source[feature_source.index("\ndef "):].lstrip("\n")
+
+def runtime_files() -> dict[str, bytes]:
+    """The runtime package (`core/runtime/*.py`), byte for byte, as `earshot_runtime/<module>.py`."""
+    folder = Path(__file__).parent / "runtime"
+    return {f"{RUNTIME_PACKAGE}/{path.name}": path.read_bytes() for path in sorted(folder.glob("*.py"))}
+
+
+def predict_script(default_model: str = "model_int8.tflite") -> str:
+    """The standalone predict.py: argument parsing around the copied runtime package."""
     template = (TEMPLATES / "export_predict.py.txt").read_text()
-    return (template.replace("# @FEATURE_SPEC@\n", spec_source)
-            .replace("# @LOG_MEL@\n", body)
-            .replace("# @LIVE_MODE@\n", live_mode_source()))
-
-
-def live_mode_source() -> str:
-    """predict.py's --listen part: earshot's streaming classifier copied verbatim, then the live loop."""
-    from core import infer
-    from core.spec import BACKGROUND_NOISE
-
-    copied = [inspect.getsource(c) for c in (infer.StreamSettings, infer.Decision, infer.Window,
-                                             infer.StreamingClassifier)]
-    header = (f"import time\nfrom collections import deque\n\nBACKGROUND_NOISE = {BACKGROUND_NOISE!r}\n"
-              "CaptureError = ValueError\nScoresModel = Any\n\n\n")
-    return header + "\n\n".join(copied) + "\n\n" + (TEMPLATES / "export_listen.py.txt").read_text()
+    return template.replace("@DEFAULT_MODEL@", default_model)
 
 
 # What predict.py needs on a board (the bundle's requirements.txt).
@@ -232,15 +211,20 @@ def readme(labels: list[str], metadata: dict[str, Any]) -> str:
 def export_project(project_dir: Path, output: Path | None = None, *,
                    on_status: Callable[[str], None] | None = None,
                    cancel: threading.Event | None = None) -> ExportResult:
-    """Write the export zip of the project's latest model (default `<project>/<name>-model.zip`)."""
+    """Write the export zip of the project's latest model (default `<project>/<name>-model.zip`).
+
+    A project whose model is a pretrained ear (speech, music) gets the small CNN trained here too, for
+    microcontrollers: the zip then holds both, and the accuracies of both on the test split.
+    """
     status = on_status or (lambda _message: None)
     started = time.perf_counter()
     folder = model_folder(project_dir)
     try:
         metadata = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
         labels = [x for x in (folder / "labels.txt").read_text(encoding="utf-8").splitlines() if x]
-        audio, features = AudioSpec.from_dict(metadata["audio"]), FeatureSpec.from_dict(metadata["features"])
-    except (OSError, ValueError, KeyError) as exc:
+        audio, kind = AudioSpec.from_dict(metadata["audio"]), model_kind(metadata)
+        features = FeatureSpec.from_dict(metadata["features"]) if kind == SMALL else None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise DeployError(f"{folder}: the trained model's metadata is damaged ({exc})",
                           f"train again: earshot train {project_dir}") from exc
     default_name = f"{_slug(metadata.get('project', 'earshot'))}-model.zip"
@@ -250,29 +234,44 @@ def export_project(project_dir: Path, output: Path | None = None, *,
         if cancel is not None and cancel.is_set():
             raise DeployError("export cancelled", "nothing was written")
 
-    status("computing features of the project's clips")
+    from core.model import configure_tensorflow, keras_bytes, quiet_output, tflite_bytes
     from core.project import Project
 
-    cache_dir = Project.open(Path(project_dir)).cache_dir
-    train_paths, train_targets, test_paths, test_targets = _clip_paths(Path(project_dir), metadata)
-    train_x = _log_mel(train_paths, audio, features, cache_dir)
-    test_x = _log_mel(test_paths, audio, features, cache_dir)
-    if not len(train_x):
-        raise DeployError(f"{project_dir} has no training clips to calibrate the int8 model",
-                          "record or import samples, train, then export")
-    check_cancel()
-    status("loading the Keras model")
-    from core.model import configure_tensorflow, quiet_output, tflite_bytes
-
+    project = Project.open(Path(project_dir))
     configure_tensorflow()
     import keras
 
-    with quiet_output():
-        model = keras.models.load_model(folder / "model.keras", compile=False)
+    big_files: dict[str, bytes] = {}
+    if kind == SMALL:
+        status("loading the Keras model")
+        with quiet_output():
+            model = keras.models.load_model(folder / "model.keras", compile=False)
+        keras_file = (folder / "model.keras").read_bytes()
+        float_model = (folder / "model.tflite").read_bytes() if (folder / "model.tflite").is_file() \
+            else tflite_bytes(model)
+    else:
+        big_files = _ear_files(folder, kind, project_dir)
+        spec = TrainSpec.from_dict({**metadata.get("train", {}), "model": SMALL})
+        status(f"the model is {kind}; a microcontroller takes only the small model: training it too "
+               f"({spec.epochs} epochs)")
+        from core.train import TrainingCancelled, fit_small
+
+        try:
+            small_result, model, small_metadata = fit_small(project, spec, cancel=cancel, status=status)
+        except TrainingCancelled:
+            raise DeployError("export cancelled", "nothing was written") from None
+        features = FeatureSpec.from_dict(small_metadata["features"])
+        keras_file, float_model = keras_bytes(model), tflite_bytes(model)
+    assert features is not None
     check_cancel()
+    status("computing features of the project's clips")
+    train_paths, train_targets, test_paths, test_targets = _clip_paths(Path(project_dir), metadata)
+    train_x = _log_mel(train_paths, audio, features, project.cache_dir)
+    test_x = _log_mel(test_paths, audio, features, project.cache_dir)
+    if not len(train_x):
+        raise DeployError(f"{project_dir} has no training clips to calibrate the int8 model",
+                          "record or import samples, train, then export")
     status("converting to int8 (calibrating on the project's clips)")
-    float_model = (folder / "model.tflite").read_bytes() if (folder / "model.tflite").is_file() \
-        else tflite_bytes(model)
     int8_model = tflite_bytes(model, representative=_calibration(train_x, train_targets, CALIBRATION_CLIPS))
     check_cancel()
     status("scoring each model on the test split")
@@ -280,30 +279,62 @@ def export_project(project_dir: Path, output: Path | None = None, *,
     if len(test_x):
         keras_scores = model.predict(test_x[..., None], verbose=0, batch_size=64)
         keras_accuracy = float(np.mean(np.argmax(keras_scores, axis=1) == np.asarray(test_targets)))
-    accuracy = {"keras": keras_accuracy, "float32": tflite_accuracy(float_model, test_x, test_targets),
-                "int8": tflite_accuracy(int8_model, test_x, test_targets), "test_clips": len(test_x)}
+    accuracy: dict[str, Any] = {"keras": keras_accuracy,
+                                "float32": tflite_accuracy(float_model, test_x, test_targets),
+                                "int8": tflite_accuracy(int8_model, test_x, test_targets),
+                                "test_clips": len(test_x)}
+    if kind != SMALL:
+        accuracy[kind] = _bundle_accuracy(folder, test_paths, test_targets, audio)
     quant = quantization(int8_model)
     exported = _export_metadata(metadata, labels, audio, features, quant, accuracy, len(train_x))
     exported["validate"] = validate_settings(Path(project_dir))
     header, source = c_array(int8_model, labels, quant, features)
     files: dict[str, bytes] = {
-        "model.keras": (folder / "model.keras").read_bytes(),
+        **big_files,
+        "model.keras": keras_file,
         "model.tflite": float_model,
         "model_int8.tflite": int8_model,
         "labels.txt": ("\n".join(labels) + "\n").encode(),
         "metadata.json": (json.dumps(exported, indent=2, ensure_ascii=False) + "\n").encode(),
         "model_int8.h": header.encode(),
         "model_int8.cc": source.encode(),
-        "predict.py": predict_script().encode(),
+        "predict.py": predict_script("model_int8.tflite" if kind == SMALL else "").encode(),
         "requirements.txt": REQUIREMENTS.encode(),
         "README.md": readme(labels, exported).encode(),
+        **runtime_files(),
     }
     check_cancel()
     status(f"writing {output}")
     _write_zip(output, files)
     return ExportResult(output, labels, {k: v for k, v in accuracy.items() if k != "test_clips"},
                         {name: len(data) for name, data in files.items()}, len(test_x),
-                        time.perf_counter() - started)
+                        time.perf_counter() - started, kind)
+
+
+def _ear_files(folder: Path, kind: str, project_dir: Path) -> dict[str, bytes]:
+    """head.npz and the ears' weight files, for a self-contained zip."""
+    from core.ears import EarError, weight_files
+
+    files = {HEAD_FILE: (folder / HEAD_FILE).read_bytes()}
+    for name in model_ears({"model": {"kind": kind}}):
+        try:
+            files.update(weight_files(name))
+        except EarError as error:
+            raise DeployError(error.message, error.hint) from error
+    return files
+
+
+def _bundle_accuracy(folder: Path, paths: list[Path], targets: list[int], audio: AudioSpec) -> float:
+    """Accuracy of the project's own (embedding) model on the test clips, run by the runtime."""
+    from core.audio import load
+    from core.classifier import load_classifier
+    from core.runtime.audio import fit_clip
+
+    if not paths:
+        return float("nan")
+    classifier = load_classifier(folder)
+    clips = np.stack([fit_clip(load(p, audio.sample_rate), audio.clip_samples) for p in paths])
+    return float(np.mean(classifier.scores_batch(clips).argmax(axis=1) == np.asarray(targets)))
 
 
 def _export_metadata(metadata: dict[str, Any], labels: list[str], audio: AudioSpec, features: FeatureSpec,
@@ -325,7 +356,10 @@ def _export_metadata(metadata: dict[str, Any], labels: list[str], audio: AudioSp
         "int8": quant,
         "accuracy": {"keras": finite(accuracy["keras"]), "float32": finite(accuracy["float32"]),
                      "int8": finite(accuracy["int8"]), "test_clips": accuracy["test_clips"],
-                     "calibration_clips": min(calibration, CALIBRATION_CLIPS)},
+                     "calibration_clips": min(calibration, CALIBRATION_CLIPS),
+                     **{k: finite(v) for k, v in accuracy.items() if "+" in k or k in ("speech", "music")}},
+        "model": {**metadata.get("model", {"kind": SMALL}),
+                  "small": "model.tflite, model_int8.tflite: the small CNN (log-mel), for microcontrollers"},
         "train": metadata.get("train", {}),
         "metrics": {k: v for k, v in metadata.get("metrics", {}).items() if k != "per_class"},
         "confusion": metadata.get("confusion"),

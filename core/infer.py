@@ -1,17 +1,15 @@
 """Streaming classification: turn a stream of audio blocks into decisions.
 
-A ring buffer holds the last clip. Every hop (0.25 s by default) the clip that ends exactly on a hop
-boundary of the stream is classified, the scores are averaged over the last few windows, and a
-decision is reported when the smoothed top label is confident enough and is not the word that was
-just reported (suppression), so one spoken word is reported once. Windows are cut at fixed sample
-positions of the stream, so the results do not depend on the size of the capture blocks.
+The windowing, smoothing and threshold logic is the runtime's (`core.runtime.stream`, also copied into
+exports and run on boards): every hop (0.25 s by default) the clip that ends on a hop boundary of the
+stream is classified, the scores are averaged over the last few windows, and a decision is reported
+when the smoothed top label is confident enough and is not the word just reported, so one spoken word
+is reported once. This module adds earshot's settings (with clear errors) and `listen`.
 """
 
 from __future__ import annotations
 
 import threading
-import time
-from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -19,6 +17,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from core.errors import CaptureError
+from core.runtime.stream import Decision, Streamer, Window
 from core.spec import BACKGROUND_NOISE, AudioSpec
 
 
@@ -56,119 +55,24 @@ class StreamSettings:
             raise CaptureError(f"threshold {self.threshold} is out of range", "use a value from 0 to 1")
 
 
-@dataclass(frozen=True)
-class Decision:
-    """A reported label: `time` is the end of its window in seconds of the stream."""
-
-    time: float
-    label: str
-    confidence: float
-    scores: dict[str, float]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "time": round(self.time, 3),
-            "label": self.label,
-            "confidence": round(self.confidence, 4),
-            "scores": {k: round(v, 4) for k, v in self.scores.items()},
-        }
-
-
-@dataclass(frozen=True)
-class Window:
-    """One classified window: raw and smoothed scores `float32 [n_labels]`, and its decision if any."""
-
-    time: float
-    raw: np.ndarray
-    smoothed: np.ndarray
-    label: str
-    confidence: float
-    decision: Decision | None
-    seconds: float  # time spent classifying it
-
-
-class StreamingClassifier:
-    """Feed audio blocks at the model's sample rate; get windows and decisions back."""
+class StreamingClassifier(Streamer):
+    """Feed audio blocks at the model's sample rate; get windows and decisions back (see
+    `core.runtime.stream.Streamer`, which boards run too)."""
 
     def __init__(self, model: ScoresModel, settings: StreamSettings | None = None) -> None:
         self.model = model
         self.settings = settings or StreamSettings()
-        self.labels = list(model.labels)
-        self.sample_rate = model.audio.sample_rate
-        self.clip_samples = model.audio.clip_samples
-        self.hop_samples = max(1, int(round(self.settings.hop_seconds * self.sample_rate)))
-        self.reset()
-
-    def reset(self) -> None:
-        """Forget all audio and history, as at the start of a stream."""
-        self._ring = np.zeros(self.clip_samples, dtype=np.float32)
-        self._filled = 0
-        self.samples_seen = 0
-        self._next_end = self.clip_samples
-        self._history: deque[np.ndarray] = deque(maxlen=self.settings.smooth_windows)
-        self._last_label: str | None = None
-        self._last_time = -np.inf
-        self.windows = 0
-
-    def process(self, block: np.ndarray) -> list[Window]:
-        """Add `block: float32 [n]` and classify every window that ends inside it."""
-        block = np.asarray(block, dtype=np.float32).reshape(-1)
-        windows: list[Window] = []
-        position = 0
-        while position < block.size:
-            take = min(self._next_end - self.samples_seen, block.size - position)
-            self._push(block[position:position + take])
-            position += take
-            if self.samples_seen == self._next_end:
-                windows.append(self._classify())
-                self._next_end += self.hop_samples
-        return windows
-
-    def feed(self, block: np.ndarray) -> list[Decision]:
-        """Add a block; return only the decisions."""
-        return [w.decision for w in self.process(block) if w.decision is not None]
-
-    def flush(self) -> list[Window]:
-        """At the end of a finite stream: pad with silence so its last sound gets classified."""
-        pad = self._next_end - self.samples_seen + self.clip_samples - self.hop_samples
-        return self.process(np.zeros(max(0, pad), dtype=np.float32))
-
-    def _push(self, samples: np.ndarray) -> None:
-        n = samples.size
-        if n >= self.clip_samples:
-            self._ring[:] = samples[-self.clip_samples:]
-        elif n:
-            self._ring[:-n] = self._ring[n:]
-            self._ring[-n:] = samples
-        self.samples_seen += n
+        s = self.settings
+        super().__init__(model.scores, list(model.labels), model.audio.sample_rate, model.audio.clip_samples,
+                         hop_seconds=s.hop_seconds, smooth_windows=s.smooth_windows, threshold=s.threshold,
+                         suppress_seconds=s.suppress_seconds, report_background=s.report_background,
+                         background=BACKGROUND_NOISE)
 
     def _classify(self) -> Window:
-        started = time.perf_counter()
-        raw = np.asarray(self.model.scores(self._ring.copy()), dtype=np.float32).reshape(-1)
-        if raw.size != len(self.labels):
-            raise CaptureError(f"the model gave {raw.size} scores for {len(self.labels)} labels",
-                               "retrain or re-export the model")
-        self._history.append(raw)
-        smoothed = np.mean(np.stack(self._history), axis=0).astype(np.float32)
-        best = int(np.argmax(smoothed))
-        label, confidence = self.labels[best], float(smoothed[best])
-        now = self.samples_seen / self.sample_rate
-        self.windows += 1
-        decision = self._decide(now, label, confidence, smoothed)
-        return Window(now, raw, smoothed, label, confidence, decision, time.perf_counter() - started)
-
-    def _decide(self, now: float, label: str, confidence: float, smoothed: np.ndarray) -> Decision | None:
-        if confidence < self.settings.threshold:
-            return None
-        if label == self._last_label and now - self._last_time < self.settings.suppress_seconds:
-            # Still the same sound: extend the suppression so a long sound is reported once.
-            self._last_time = now
-            return None
-        self._last_label, self._last_time = label, now
-        if label == BACKGROUND_NOISE and not self.settings.report_background:
-            return None
-        scores = {name: float(s) for name, s in zip(self.labels, smoothed, strict=True)}
-        return Decision(now, label, confidence, scores)
+        try:
+            return super()._classify()
+        except ValueError as exc:
+            raise CaptureError(str(exc), "retrain or re-export the model") from exc
 
 
 @dataclass(frozen=True)

@@ -126,6 +126,17 @@ def quiet_output() -> Iterator[None]:
             os.close(fd)
 
 
+def keras_bytes(model: Any) -> bytes:
+    """The model as the bytes of a `.keras` file."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="earshot-keras-") as folder:
+        path = os.path.join(folder, "model.keras")
+        model.save(path)
+        with open(path, "rb") as handle:
+            return handle.read()
+
+
 def count_parameters(model: Any) -> int:
     """All weights of the model, including BatchNorm statistics."""
     return int(model.count_params())

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from core.runtime.logmel import FeatureSpec  # noqa: F401  (the front end's settings live with it)
+
 BACKGROUND_NOISE = "Background Noise"
 MIN_SAMPLES_PER_CLASS = 20
 IMBALANCE_RATIO = 2.0
@@ -35,62 +37,6 @@ class AudioSpec:
 
 
 @dataclass(frozen=True)
-class FeatureSpec:
-    """The log-mel front end shared by training, live inference and the exported predictor."""
-
-    sample_rate: int = 16000
-    clip_seconds: float = 1.0
-    window_seconds: float = 0.030
-    hop_seconds: float = 0.010
-    n_mels: int = 40
-    fmin: float = 20.0
-    fmax: float = 7600.0
-    log_floor: float = 1e-6
-    top_db: float = 80.0
-
-    @property
-    def clip_samples(self) -> int:
-        return int(round(self.sample_rate * self.clip_seconds))
-
-    @property
-    def win_length(self) -> int:
-        return int(round(self.sample_rate * self.window_seconds))
-
-    @property
-    def hop_length(self) -> int:
-        return int(round(self.sample_rate * self.hop_seconds))
-
-    @property
-    def n_fft(self) -> int:
-        n = 1
-        while n < self.win_length:
-            n *= 2
-        return n
-
-    @property
-    def n_frames(self) -> int:
-        """Frames of `n_fft` samples (the window is centred inside), no padding at the ends."""
-        return 1 + (self.clip_samples - self.n_fft) // self.hop_length
-
-    @property
-    def input_shape(self) -> tuple[int, int, int]:
-        return (self.n_frames, self.n_mels, 1)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> FeatureSpec:
-        names = set(cls.__dataclass_fields__)
-        return cls(**{k: v for k, v in data.items() if k in names})
-
-    @classmethod
-    def for_audio(cls, audio: AudioSpec) -> FeatureSpec:
-        fmax = min(cls.fmax, audio.sample_rate / 2 - 1)
-        return cls(sample_rate=audio.sample_rate, clip_seconds=audio.clip_seconds, fmax=fmax)
-
-
-@dataclass(frozen=True)
 class TrainSpec:
     """Training settings as the user sees them under Advanced Settings."""
 
@@ -100,6 +46,7 @@ class TrainSpec:
     test_fraction: float = 0.15
     seed: int = 0
     min_samples: int = MIN_SAMPLES_PER_CLASS
+    model: str = "auto"  # auto, speech, music, speech+music or small (core.ears)
     recommended_max_epochs: int = field(default=100, compare=False)
 
     def to_dict(self) -> dict[str, Any]:

@@ -1,11 +1,16 @@
-"""Training: check the data, fit the model with augmentation, report every epoch, save atomically.
+"""Training: check the data, fit the model, report every epoch, save atomically.
 
-The trained model lands in `<project>/models/latest/`:
+The model kind (`TrainSpec.model`, see core.ears): `small` trains the DS-CNN on log-mel with
+augmentation; `speech`, `music` and `speech+music` train a head on frozen pretrained embeddings;
+`auto` picks one of those by cross-validation on the project's clips. The model lands in
+`<project>/models/latest/`:
 
-    model.keras      the Keras model (for export and int8 conversion)
-    model.tflite     float32 TensorFlow Lite (what predict and live listening run)
+    model.keras      the Keras model (small; for export and int8 conversion)
+    model.tflite     float32 TensorFlow Lite (small; what predict and live listening run)
+    head.npz         the trained head (embedding kinds; the ears' weights stay in their packages)
     labels.txt       one label per line, in output order
-    metadata.json    labels, audio/feature/train specs, history, metrics, confusion, test split, version
+    metadata.json    labels, audio/feature/train specs, model kind (and auto's choice), history,
+                     metrics, confusion, test split, version
 
 It is built in a temporary folder and swapped in only when complete; the model it replaces is kept as
 `models/previous/`. Cancelling (`cancel.set()`) stops between batches and leaves `latest` untouched.
@@ -30,8 +35,9 @@ from core.dataset import Augment, ClipSet, augment, class_weights, load_clipset,
 from core.errors import TrainingError
 from core.evaluate import Evaluation, evaluate_scores
 from core.features import power_to_db
-from core.model import build_model, configure_tensorflow, count_parameters, tflite_bytes
+from core.model import build_model, configure_tensorflow, count_parameters, keras_bytes, tflite_bytes
 from core.project import Project
+from core.runtime.bundle import SMALL
 from core.spec import FeatureSpec, TrainSpec
 
 LATEST = "latest"
@@ -75,6 +81,8 @@ class TrainResult:
     parameters: int
     evaluation: Evaluation
     warnings: list[str] = field(default_factory=list)
+    kind: str = SMALL
+    choice: dict[str, Any] | None = None  # what `auto` compared (core.ears.choose.Choice.to_dict)
 
     @property
     def epochs(self) -> int:
@@ -82,7 +90,8 @@ class TrainResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {"test_accuracy": self.test_accuracy, "train_accuracy": self.train_accuracy,
-                "epochs": self.epochs, "seconds": round(self.seconds, 3), "classes": list(self.labels)}
+                "epochs": self.epochs, "seconds": round(self.seconds, 3), "classes": list(self.labels),
+                "model": self.kind, "choice": self.choice}
 
 
 def validate_spec(spec: TrainSpec) -> None:
@@ -94,6 +103,9 @@ def validate_spec(spec: TrainSpec) -> None:
     for ok, message in checks:
         if not ok:
             raise TrainingError(message, "change it in the training settings")
+    from core.ears import check_kind
+
+    check_kind(spec.model)
 
 
 def _features(power: np.ndarray, spec: FeatureSpec) -> np.ndarray:
@@ -216,12 +228,94 @@ def train(project: Project, spec: TrainSpec | None = None, *,
           on_epoch: Callable[[EpochMetrics], None] | None = None,
           cancel: threading.Event | None = None, on_status: Callable[[str], None] | None = None,
           features: FeatureSpec | None = None, settings: Augment | None = None) -> TrainResult:
-    """Train the project's classifier and save it to `<project>/models/latest/` (see module doc)."""
+    """Train the project's classifier (kind `spec.model`) and save it to `<project>/models/latest/`."""
+    from core.ears import AUTO
+    from core.ears.fit import project_clips, resolve_kind
+
     spec = spec or project.train_spec
-    features = features or FeatureSpec.for_audio(project.audio)
     status = on_status or (lambda _message: None)
     validate_spec(spec)
     started = time.perf_counter()
+    if spec.model == SMALL:
+        return _train_small(project, spec, on_epoch, cancel, status, features, settings, started, None)
+    status("checking samples")
+    clips = project_clips(project, spec.min_samples)
+    train_idx, test_idx = stratified_split(clips.targets, spec.test_fraction, spec.seed)
+    kind, choice = spec.model, None
+    if kind == AUTO:
+        picked = resolve_kind(project, clips, train_idx, spec.seed, status)
+        status(picked.summary())
+        kind, choice = picked.kind, picked.to_dict()
+    if kind == SMALL:
+        return _train_small(project, spec, on_epoch, cancel, status, features, settings, started, choice)
+    return _train_head(project, spec, kind, choice, clips, train_idx, test_idx, on_epoch, cancel, status,
+                       started)
+
+
+def _train_head(project: Project, spec: TrainSpec, kind: str, choice: dict[str, Any] | None, clips: Any,
+                train_idx: np.ndarray, test_idx: np.ndarray,
+                on_epoch: Callable[[EpochMetrics], None] | None, cancel: threading.Event | None,
+                status: Callable[[str], None], started: float) -> TrainResult:
+    from core.ears import kind_ears
+    from core.ears.fit import fit_embedding_model
+    from core.runtime.ears import ear_module
+    from core.runtime.head import HEAD_FILE
+
+    for warning in clips.warnings:
+        status(f"warning: {warning}")
+    history: list[EpochMetrics] = []
+
+    def epoch_done(m: Any) -> None:
+        metrics = EpochMetrics(m.epoch, spec.epochs, m.train_accuracy, m.train_loss, m.test_accuracy,
+                               m.test_loss, m.seconds)
+        history.append(metrics)
+        if on_epoch is not None:
+            on_epoch(metrics)
+
+    fit = fit_embedding_model(project, clips, kind, train_idx, test_idx, spec, status=status,
+                              on_epoch=epoch_done, cancel=cancel)
+    if cancel is not None and cancel.is_set():
+        raise TrainingCancelled("training cancelled; the previous model is unchanged")
+    files = [str(clips.paths[i].relative_to(project.root)) for i in test_idx]
+    evaluation = evaluate_scores(fit.test_scores, clips.targets[test_idx], clips.labels, files)
+    train_accuracy = float((fit.train_scores.argmax(axis=1) == clips.targets[train_idx]).mean())
+    parameters = sum(int(np.size(a)) for a in (fit.head.w1, fit.head.b1, fit.head.w2, fit.head.b2)
+                     if a is not None)
+    result = TrainResult(project.models_dir / LATEST, clips.labels, history, train_accuracy,
+                         evaluation.accuracy, time.perf_counter() - started, parameters, evaluation,
+                         clips.warnings, kind, choice)
+    test_labels = [clips.labels[i] for i in clips.targets[test_idx]]
+    metadata = _metadata(project, spec, None, result, files, test_labels)
+    metadata["model"] = {"kind": kind, "versions": {n: ear_module(n).VERSION for n in kind_ears(kind)},
+                         "head": HEAD_FILE, "choice": choice}
+    status("saving the model")
+    with project.lock():
+        _save(project.models_dir, {HEAD_FILE: fit.head.to_bytes()}, metadata, cancel)
+    return result
+
+
+def _train_small(project: Project, spec: TrainSpec, on_epoch: Callable[[EpochMetrics], None] | None,
+                 cancel: threading.Event | None, status: Callable[[str], None], features: FeatureSpec | None,
+                 settings: Augment | None, started: float, choice: dict[str, Any] | None) -> TrainResult:
+    result, model, metadata = fit_small(project, spec, on_epoch=on_epoch, cancel=cancel, status=status,
+                                        features=features, settings=settings, started=started, choice=choice)
+    status("saving the model")
+    files_out = {"model.keras": keras_bytes(model), "model.tflite": tflite_bytes(model)}
+    with project.lock():
+        _save(project.models_dir, files_out, metadata, cancel)
+    return result
+
+
+def fit_small(project: Project, spec: TrainSpec, *, on_epoch: Callable[[EpochMetrics], None] | None = None,
+              cancel: threading.Event | None = None, status: Callable[[str], None] | None = None,
+              features: FeatureSpec | None = None, settings: Augment | None = None,
+              started: float | None = None,
+              choice: dict[str, Any] | None = None) -> tuple[TrainResult, Any, dict[str, Any]]:
+    """Train the small CNN without saving it: (result, Keras model, metadata). Export uses this to
+    build the microcontroller model of a project whose own model is a pretrained ear."""
+    status = status or (lambda _message: None)
+    started = time.perf_counter() if started is None else started
+    features = features or FeatureSpec.for_audio(project.audio)
     status("checking samples")
     clips = load_clipset(project, features, min_samples=spec.min_samples,
                          on_progress=lambda done, total: status(f"computing features {done}/{total}"))
@@ -241,25 +335,24 @@ def train(project: Project, spec: TrainSpec | None = None, *,
     files = [str(clips.paths[i].relative_to(project.root)) for i in test_idx]
     evaluation = evaluate_scores(test_scores, clips.targets[test_idx], clips.labels, files)
     seconds = time.perf_counter() - started
-    status("saving the model")
     result = TrainResult(project.models_dir / LATEST, clips.labels, history, train_accuracy,
                          evaluation.accuracy, seconds, count_parameters(fitter.model), evaluation,
-                         clips.warnings)
+                         clips.warnings, SMALL, choice)
     test_labels = [clips.labels[i] for i in clips.targets[test_idx]]
     metadata = _metadata(project, spec, features, result, files, test_labels)
-    with project.lock():
-        _save(project.models_dir, fitter.model, metadata, cancel)
-    return result
+    metadata["model"] = {"kind": SMALL, "choice": choice}
+    return result, fitter.model, metadata
 
 
-def _metadata(project: Project, spec: TrainSpec, features: FeatureSpec, result: TrainResult,
+def _metadata(project: Project, spec: TrainSpec, features: FeatureSpec | None, result: TrainResult,
               files: list[str], labels: list[str]) -> dict[str, Any]:
+    small = {} if features is None else {"features": features.to_dict(),
+                                         "input_shape": list(features.input_shape)}
     return {
         "labels": result.labels,
         "audio": project.audio.to_dict(),
-        "features": features.to_dict(),
+        **small,
         "train": spec.to_dict(),
-        "input_shape": list(features.input_shape),
         "history": [m.to_dict() for m in result.history],
         "metrics": {"train_accuracy": result.train_accuracy, "test_accuracy": result.test_accuracy,
                     "epochs": result.epochs, "seconds": round(result.seconds, 3),
@@ -273,13 +366,14 @@ def _metadata(project: Project, spec: TrainSpec, features: FeatureSpec, result: 
     }
 
 
-def _save(models_dir: Path, model: Any, metadata: dict[str, Any], cancel: threading.Event | None) -> Path:
+def _save(models_dir: Path, model_files: dict[str, bytes], metadata: dict[str, Any],
+          cancel: threading.Event | None) -> Path:
     """Write the model folder beside `latest`, then swap it in; the old one becomes `previous`."""
     models_dir.mkdir(parents=True, exist_ok=True)
     building = Path(tempfile.mkdtemp(prefix=".building-", dir=models_dir))
     try:
-        model.save(building / "model.keras")
-        atomic.write_bytes(building / "model.tflite", tflite_bytes(model))
+        for name, data in model_files.items():
+            atomic.write_bytes(building / name, data)
         atomic.write_text(building / "labels.txt", "\n".join(metadata["labels"]) + "\n")
         atomic.write_json(building / "metadata.json", metadata)
         if cancel is not None and cancel.is_set():

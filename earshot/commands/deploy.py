@@ -63,7 +63,32 @@ def run_export(args: argparse.Namespace) -> int:
           f"float32 {accuracy['float32']:.1%}, int8 {accuracy['int8']:.1%}")
     print(f"  model.tflite {result.sizes['model.tflite'] / 1024:.1f} KiB, "
           f"model_int8.tflite {result.sizes['model_int8.tflite'] / 1024:.1f} KiB")
+    if result.kind != "small":
+        print(f"  the project's model is {result.kind}: {accuracy[result.kind]:.1%} on the test split "
+              "(head.npz + its weights, run by predict.py);")
+        print("  model.tflite / model_int8.tflite above are the small CNN, built too because a "
+              "microcontroller can only take that one")
     return 0
+
+
+def small_model_note(model_zip: Path) -> str | None:
+    """When the zip's own model is a pretrained ear: a line saying the board gets the small CNN."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(model_zip) as archive:
+            meta = json.loads(archive.read("metadata.json"))
+        kind, accuracy = meta.get("model", {}).get("kind", "small"), meta.get("accuracy", {})
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return None
+    if kind == "small":
+        return None
+
+    def percent(value: Any) -> str:
+        return "n/a" if value is None else f"{value:.1%}"
+
+    return (f"the board gets the small CNN (int8 {percent(accuracy.get('int8'))} on the test split): a "
+            f"microcontroller cannot run the project's {kind} model ({percent(accuracy.get(kind))})")
 
 
 class _ProgressBar:
@@ -106,6 +131,9 @@ def run_flash(args: argparse.Namespace) -> int:
     others = {"dir": args.remote_dir, "wifi_ssid": args.wifi_ssid, "wifi_password": args.wifi_password}
     config = BoardConfig.from_mqtt_url(args.mqtt, **others) if args.mqtt else BoardConfig(**others)
     files = deployable_files(model, config)
+    note = small_model_note(model)
+    if note and not args.json:
+        _status(note)
     bar = _ProgressBar(not args.json)
     cancel = threading.Event()
     try:

@@ -28,6 +28,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--batch-size", type=int, help="clips per step (default 16)")
     train.add_argument("--learning-rate", type=float, help="peak learning rate (default 0.001)")
     train.add_argument("--seed", type=int, help="random seed (same seed, same model)")
+    train.add_argument("--model", choices=["auto", "speech", "music", "speech+music", "small"],
+                       help="model kind: a pretrained ear (speech, music) with a trained head, the small "
+                            "CNN that fits a microcontroller, or auto (default: chosen by cross-validation)")
     train.add_argument("--json", action="store_true", help="one JSON object per epoch, then a summary")
     train.set_defaults(func=run_train)
 
@@ -68,7 +71,7 @@ def run_train(args: argparse.Namespace) -> int:
     project = Project.open(args.dir)
     spec = project.train_spec
     overrides = {"epochs": args.epochs, "batch_size": args.batch_size,
-                 "learning_rate": args.learning_rate, "seed": args.seed}
+                 "learning_rate": args.learning_rate, "seed": args.seed, "model": args.model}
     spec = replace(spec, **{k: v for k, v in overrides.items() if v is not None})
     cancel = threading.Event()
 
@@ -82,7 +85,7 @@ def run_train(args: argparse.Namespace) -> int:
         print(json.dumps(m.to_dict()) if args.json else _epoch_line(m), flush=True)
 
     def on_status(message: str) -> None:
-        if not args.json or message.startswith("warning"):
+        if not args.json or message.startswith(("warning", "auto chose")):
             print(message, file=sys.stderr, flush=True)
 
     previous = signal.signal(signal.SIGINT, on_sigint)
@@ -100,9 +103,13 @@ def run_train(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.to_dict()), flush=True)
         return 0
-    print(f"\ntrained {result.epochs} epochs in {result.seconds:.1f} s: train accuracy "
-          f"{result.train_accuracy:.3f}, test accuracy {result.test_accuracy:.3f} "
+    print(f"\ntrained a {result.kind} model, {result.epochs} epochs in {result.seconds:.1f} s: "
+          f"train accuracy {result.train_accuracy:.3f}, test accuracy {result.test_accuracy:.3f} "
           f"({result.parameters} parameters)")
+    if result.choice is not None:
+        scores = ", ".join(f"{k} {v:.3f}" for k, v in result.choice["scores"].items())
+        print(f"model: auto chose {result.kind}" + (f" (cross-validated: {scores})" if scores else
+                                                   f" ({result.choice['reason']})"))
     print(charts(result.history))
     print(confusion_table(result.evaluation.labels, result.evaluation.confusion))
     print(f"saved to {result.model_dir}")

@@ -135,15 +135,23 @@ def test_predict_py_listens_in_a_fresh_venv_with_only_the_requirements(
     assert f"push: stopped: {len(track.labels)} sent" in text
 
 
-def test_listen_without_sounddevice_names_it(words_zip: Path, tmp_path: Path) -> None:
-    """The model loads, then the microphone needs sounddevice: one line naming the package."""
+@pytest.mark.parametrize(("hidden", "line"), [
+    (("sounddevice",), "listening to a microphone needs the sounddevice package: python3 -m pip install "
+                       "sounddevice"),
+    (("ai_edge_litert", "tflite_runtime", "tensorflow"),
+     "running the model needs the ai-edge-litert package: python3 -m pip install ai-edge-litert "
+     "(tflite-runtime on Python 3.7/3.8)"),
+    (("paho",), "--push needs the paho-mqtt package: python3 -m pip install paho-mqtt"),
+])
+def test_a_missing_package_is_named_in_one_line(words_zip: Path, tmp_path: Path, hidden: tuple[str, ...],
+                                                line: str, shared_pulse: PulseMic) -> None:
     with zipfile.ZipFile(words_zip) as archive:
         archive.extractall(tmp_path / "bundle")
     (tmp_path / "site").mkdir()
-    (tmp_path / "site" / "sounddevice.py").write_text("raise ImportError('hidden by the test')\n")
-    run_ = subprocess.run([sys.executable, str(tmp_path / "bundle" / "predict.py"), "--listen"],
-                          capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "PYTHONPATH": str(tmp_path / "site")})
+    for name in hidden:
+        (tmp_path / "site" / f"{name}.py").write_text(f"raise ImportError(\"No module named '{name}'\")\n")
+    run_ = subprocess.run([sys.executable, str(tmp_path / "bundle" / "predict.py"), "--listen", "--push",
+                           "mqtt://127.0.0.1:1/t", "--seconds", "1"], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "PYTHONPATH": str(tmp_path / "site")})
     assert run_.returncode == 1
-    assert run_.stderr.strip().splitlines()[-1] == ("predict.py: error: listening to a microphone needs the "
-                                                    "sounddevice package: python3 -m pip install sounddevice")
+    assert run_.stderr.strip().splitlines()[-1].startswith(f"predict.py: error: {line}"), run_.stderr

@@ -40,7 +40,7 @@ def build_project(root: Path) -> Project:
         clips = [fit_clip(load(item.path, project.audio.sample_rate), project.audio.clip_samples)
                  for item in items]
         project.add_clips(info, clips, prefix=name)
-    project.set_train_spec(TrainSpec(epochs=EPOCHS, test_fraction=0.3, seed=1))
+    project.set_train_spec(TrainSpec(epochs=EPOCHS, test_fraction=0.3, seed=1, model="small"))
     return project
 
 

@@ -16,9 +16,7 @@ from types import ModuleType
 import numpy as np
 import pytest
 
-from core.audio import load
 from core.errors import DeployError
-from core.features import fit_clip, log_mel
 from core.spec import FeatureSpec
 from earshot.cli import main as earshot_main
 from tests.deploy.conftest import rng_pick
@@ -27,6 +25,7 @@ from tests.fixtures.datasets import DatasetFile
 pytestmark = pytest.mark.slow
 ZIP_FILES = {"model.keras", "model.tflite", "model_int8.tflite", "labels.txt", "metadata.json",
              "model_int8.h", "model_int8.cc", "predict.py", "README.md", "requirements.txt"}
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")
@@ -65,7 +64,8 @@ def load_predict_module(unpacked: Path) -> ModuleType:
 
 
 def test_zip_holds_every_form_of_the_model(exported: Path, unpacked: Path) -> None:
-    assert set(zipfile.ZipFile(exported).namelist()) == ZIP_FILES
+    names = set(zipfile.ZipFile(exported).namelist())
+    assert {n for n in names if not n.startswith("earshot_runtime/")} == ZIP_FILES
     meta = json.loads((unpacked / "metadata.json").read_text())
     labels = (unpacked / "labels.txt").read_text().splitlines()
     assert labels == meta["labels"] == ["Background Noise", "yes", "no", "stop"]
@@ -101,47 +101,83 @@ def test_c_array_is_the_int8_model(unpacked: Path) -> None:
     assert 'kEarshotLabels[kEarshotLabelCount] = {"Background Noise", "yes", "no", "stop"}' in header
 
 
-def test_predict_py_features_equal_earshot_features(unpacked: Path, held_out_files: dict) -> None:
-    module = load_predict_module(unpacked)
-    spec = FeatureSpec()
-    mirrored = module.FeatureSpec.from_dict(spec.to_dict())
-    for item in rng_pick(held_out_files["yes"], 5):
-        clip = fit_clip(load(item.path, spec.sample_rate), spec.clip_samples)
-        assert np.array_equal(module.log_mel(clip, mirrored), log_mel(clip, spec))
-    source = (unpacked / "predict.py").read_text()
-    imports = {m.group(1) for m in re.finditer(r"^\s*(?:import|from)\s+(\w+)", source, re.MULTILINE)}
-    stdlib = {"__future__", "argparse", "json", "sys", "collections", "dataclasses", "functools", "pathlib",
-              "typing", "time", "importlib", "queue", "signal", "threading", "urllib"}
-    # sounddevice and paho-mqtt are imported (by name, only in --listen) through need().
-    assert imports <= stdlib | {"numpy", "soundfile", "ai_edge_litert"}, imports
+def test_predict_py_runs_the_runtime_copied_verbatim(exported: Path, unpacked: Path) -> None:
+    from core.export import runtime_files
+
+    copied = runtime_files()
+    assert copied and all(name.startswith("earshot_runtime/") for name in copied)
+    with zipfile.ZipFile(exported) as archive:
+        assert {name: archive.read(name) for name in copied} == copied
+    for name in ("audio.py", "tflite.py", "logmel.py", "stream.py", "bundle.py"):
+        original = (ROOT / "core" / "runtime" / name).read_bytes()
+        assert (unpacked / "earshot_runtime" / name).read_bytes() == original
+    sources = [(unpacked / "predict.py").read_text()] + [data.decode() for data in copied.values()]
+    imports = {m.group(1) for text in sources
+               for m in re.finditer(r"^\s*(?:import|from)\s+(\w+)", text, re.MULTILINE)}
+    assert imports <= {"__future__", "argparse", "json", "os", "sys", "io", "math", "time", "types",
+                       "collections", "contextlib", "dataclasses", "functools", "importlib", "threading",
+                       "typing", "numpy", "soundfile", "ai_edge_litert", "tflite_runtime", "tensorflow",
+                       "earshot_runtime", "queue", "signal", "urllib"}, imports
+    # --listen imports sounddevice and paho-mqtt by name, only when listening and pushing.
 
 
-def _earshot_labels(model: Path, files: list[Path], capsys: pytest.CaptureFixture[str]) -> dict[str, str]:
+def test_runtime_is_python_37_syntax() -> None:
+    import ast
+
+    for path in sorted((ROOT / "core" / "runtime").glob("*.py")):
+        tree = ast.parse(path.read_text(), feature_version=(3, 7))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "zip" and node.keywords:
+                pytest.fail(f"{path.name}: zip(strict=) is Python 3.10")
+
+
+def _earshot_rows(model: Path, files: list[Path], capsys: pytest.CaptureFixture[str]) -> dict[str, dict]:
     assert earshot_main(["predict", str(model), *map(str, files), "--json"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
-    return {Path(r["file"]).name: r["label"] for r in rows}
+    return {Path(r["file"]).name: r for r in rows}
+
+
+def at_other_rates(files: list[Path], folder: Path) -> list[Path]:
+    """Each file rewritten at 8, 22.05, 44.1 and 48 kHz (16-bit WAV), one rate per file in turn."""
+    import soundfile
+
+    from core.audio import resample
+
+    out = []
+    for i, path in enumerate(files):
+        rate = (8000, 22050, 44100, 48000)[i % 4]
+        y, sr = soundfile.read(str(path), dtype="float32")
+        target = folder / f"{path.stem}-{rate}.wav"
+        soundfile.write(str(target), resample(y, sr, rate), rate, subtype="PCM_16")
+        out.append(target)
+    return out
 
 
 def test_predict_py_in_a_fresh_venv_agrees_with_earshot_predict(
         exported: Path, unpacked: Path, standalone_python: Path, held_out_files: dict[str, list[DatasetFile]],
-        datasets_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        datasets_dir: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     files = [item.path for name in held_out_files for item in rng_pick(held_out_files[name], 4, seed=3)]
+    files += at_other_rates(files[::2], tmp_path)  # 16 kHz originals, and 8, 22.05, 44.1, 48 kHz copies
     files.append(datasets_dir / "background_noise" / "exercise_bike.wav")  # 60+ s: windows and a vote
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     run = subprocess.run([str(standalone_python), str(unpacked / "predict.py"), "--json",
                           "--model", str(unpacked / "model.tflite"), *map(str, files)],
                          capture_output=True, text=True, env=env, cwd=unpacked, timeout=300)
     assert run.returncode == 0, run.stderr
-    standalone = {Path(r["file"]).name: r["label"] for r in map(json.loads, run.stdout.splitlines())}
-    assert standalone == _earshot_labels(exported, files, capsys)
-    assert standalone["exercise_bike.wav"] == "Background Noise"
+    standalone = {Path(r["file"]).name: r for r in map(json.loads, run.stdout.splitlines())}
+    earshot = _earshot_rows(exported, files, capsys)
+    assert {k: r["label"] for k, r in standalone.items()} == {k: r["label"] for k, r in earshot.items()}
+    for name, row in standalone.items():
+        for label, score in row["scores"].items():
+            assert score == pytest.approx(earshot[name]["scores"][label], abs=2e-3), name
+    assert standalone["exercise_bike.wav"]["label"] == "Background Noise"
 
     int8_run = subprocess.run([str(standalone_python), str(unpacked / "predict.py"), *map(str, files)],
                               capture_output=True, text=True, env=env, cwd=unpacked, timeout=300)
     assert int8_run.returncode == 0, int8_run.stderr
     rows = [line.split("\t") for line in int8_run.stdout.splitlines()]
     int8_labels = {Path(row[0]).name: row[1] for row in rows}
-    agree = np.mean([int8_labels[name] == standalone[name] for name in standalone])
+    agree = np.mean([int8_labels[name] == standalone[name]["label"] for name in standalone])
     assert agree >= 0.8, (int8_labels, standalone)
 
 

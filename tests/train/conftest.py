@@ -51,7 +51,7 @@ def make_tone_project(tmp_path: Path) -> Callable[..., Project]:
     return make
 
 
-TONE_SPEC = TrainSpec(epochs=8, seed=1)
+TONE_SPEC = TrainSpec(epochs=8, seed=1, model="small")
 
 
 @pytest.fixture(scope="session")
@@ -91,5 +91,5 @@ def trained_speech_project(tmp_path_factory: pytest.TempPathFactory,
         info = project.get_class(label) if label == BACKGROUND_NOISE else project.add_class(label)
         files = [f for f in speech_split["train"] if label_of(f) == label][:60]
         project.add_clips(info, [fit_clip(load(f.path, SR), SR) for f in files], prefix=label)
-    train(project, TrainSpec(epochs=12, seed=1))
+    train(project, TrainSpec(epochs=12, seed=1, model="small"))
     return project

@@ -31,7 +31,8 @@ def test_train_json_prints_epochs_then_a_summary(make_tone_project: Callable[...
     assert [line["epoch"] for line in lines[:2]] == [1, 2]
     assert set(lines[0]) == {"epoch", "epochs", "train_accuracy", "train_loss", "test_accuracy", "test_loss",
                              "seconds"}
-    assert set(lines[2]) == {"test_accuracy", "train_accuracy", "epochs", "seconds", "classes"}
+    assert set(lines[2]) == {"test_accuracy", "train_accuracy", "epochs", "seconds", "classes", "model",
+                             "choice"}
     assert lines[2]["epochs"] == 2 and lines[2]["classes"] == ["Background Noise", "low", "high"]
     meta = json.loads((project.root / "models" / "latest" / "metadata.json").read_text())
     assert meta["train"]["batch_size"] == 8
