@@ -35,11 +35,13 @@ class Track:
 
 
 def int8_classifier(bundle_zip: Path):  # type: ignore[no-untyped-def]
+    """The small CNN's int8 model of an export (also in exports of embedding models)."""
     from core.classifier import Classifier
 
     with zipfile.ZipFile(bundle_zip) as archive:
         labels = [x for x in archive.read("labels.txt").decode().splitlines() if x]
         metadata = json.loads(archive.read("metadata.json"))
+        metadata["model"] = {**metadata.get("model", {}), "kind": "small"}  # the zip's small CNN, whatever
         return Classifier(archive.read("model_int8.tflite"), labels, metadata, str(bundle_zip))
 
 
