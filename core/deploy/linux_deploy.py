@@ -23,6 +23,7 @@ from core.errors import DeployError
 @dataclass
 class BoardDeployResult:
     target: str
+    model: str  # the export that was deployed
     folder: str
     release: str
     labels: list[str]
@@ -48,18 +49,20 @@ def deploy_to_board(model: Path, target: SshTarget, *, ssh: SshOptions | None = 
                     listen: ListenOptions | None = None, service: bool = False, install: bool = False,
                     python: str | None = None, wait: float = 30.0,
                     on_status: Callable[[str], None] | None = None) -> BoardDeployResult:
-    """Copy the exported `model` (zip or folder) to the board and, with `service`, start it listening.
+    """Copy the exported `model` (zip, export folder, or a project: its export) to the board and, with
+    `service`, start it listening.
 
     Without `service` a listener that is already running in that folder is restarted on the new model.
     """
     status = on_status or (lambda _m: None)
     started_at = time.perf_counter()
     listen = listen or ListenOptions()
-    bundle = linux.load_bundle(model)
     with SshSession(target, ssh or SshOptions()) as session:
         status(f"connecting to {target.destination}")
         info = linux.probe(session, python)
         linux.check_python(info, target)
+        exported = model_bundle(model, status)  # after the board answered: an export takes a while
+        bundle = linux.load_bundle(exported)
         copy = linux.copy_bundle(session, info, bundle, status)
         push = bool(listen.push)
         missing = linux.missing_packages(info, push=push)
@@ -70,7 +73,8 @@ def deploy_to_board(model: Path, target: SshTarget, *, ssh: SshOptions | None = 
         broken = linux.broken_modules(info)
         linux.write_private(session, f"{info.folder}/listen.json", listen.config())
         result = BoardDeployResult(
-            target=str(target), folder=info.folder, release=copy.release, labels=bundle.labels,
+            target=str(target), model=str(exported), folder=info.folder, release=copy.release,
+            labels=bundle.labels,
             copied=copy.copied, unchanged=copy.unchanged, python=info.python,
             python_version=".".join(map(str, info.python_version or ())), missing=missing,
             pip_line=linux.pip_command(info, missing) if missing else None,
@@ -99,6 +103,29 @@ def _display_push(push: dict[str, Any]) -> str:
     from core.push.settings import PushSettings
 
     return PushSettings.from_dict(push).display_url
+
+
+def model_bundle(model: Path, on_status: Callable[[str], None] | None = None) -> Path:
+    """The export to deploy: a zip or export folder as given; for a project folder its newest export
+    when that is newer than the trained model, else a new export (which loads TensorFlow)."""
+    from core.project import PROJECT_FILE
+
+    status = on_status or (lambda _m: None)
+    model = Path(model)
+    if not (model / PROJECT_FILE).is_file():
+        if not model.exists():
+            raise DeployError(f"{model} does not exist",
+                              "give a project folder or a zip from 'earshot export'")
+        return model
+    from core.export import export_project, model_folder
+
+    trained = (model_folder(model) / "metadata.json").stat().st_mtime
+    exports = sorted(model.glob("*-model.zip"), key=lambda p: p.stat().st_mtime)
+    if exports and exports[-1].stat().st_mtime >= trained:
+        status(f"using {exports[-1]} (exported after the last training)")
+        return exports[-1]
+    status(f"exporting {model} first")
+    return export_project(model, on_status=status).path
 
 
 def status_on_board(target: SshTarget, ssh: SshOptions | None = None) -> dict[str, Any]:

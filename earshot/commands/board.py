@@ -87,28 +87,6 @@ def _parse_places(args: argparse.Namespace) -> tuple[Path | None, str]:
     return Path(places[0]), places[1]
 
 
-def _model_zip(model: Path, quiet: bool) -> Path:
-    """A zip or export folder as given; a project folder: its latest export, made now if out of date."""
-    from core.project import PROJECT_FILE
-
-    if not (model / PROJECT_FILE).is_file():
-        if not model.exists():
-            raise DeployError(f"{model} does not exist",
-                              "give a project folder or a zip from 'earshot export'")
-        return model
-    from core.export import export_project, model_folder
-
-    trained = (model_folder(model) / "metadata.json").stat().st_mtime
-    exports = sorted(model.glob("*-model.zip"), key=lambda p: p.stat().st_mtime)
-    if exports and exports[-1].stat().st_mtime >= trained:
-        if not quiet:
-            _status(f"using {exports[-1]} (exported after the last training)")
-        return exports[-1]
-    if not quiet:
-        _status(f"exporting {model} first")
-    return export_project(model, on_status=None if quiet else _status).path
-
-
 def _listen_options(args: argparse.Namespace, model: Path | None) -> Any:
     from core.deploy.linux_service import ListenOptions
 
@@ -153,15 +131,14 @@ def run_deploy(args: argparse.Namespace) -> int:
         return 0
     assert model is not None
     listen = _listen_options(args, model)
-    bundle = _model_zip(model, args.json)
-    result = deploy_to_board(bundle, target, ssh=ssh, listen=listen, service=args.service,
+    result = deploy_to_board(model, target, ssh=ssh, listen=listen, service=args.service,
                              install=args.install, python=args.python, wait=args.wait,
                              on_status=None if args.json else _status)
     if args.json:
         print(json.dumps(result.to_dict()))
         return 0
     what = "already there" if result.unchanged else f"{len(result.copied)} files copied and verified"
-    print(f"deployed {bundle.name} to {result.target} ({what}; release {result.release}, "
+    print(f"deployed {Path(result.model).name} to {result.target} ({what}; release {result.release}, "
           f"Python {result.python_version})")
     if result.missing:
         print(f"  the board lacks {', '.join(result.missing)}: on the board run: {result.pip_line}")
