@@ -26,6 +26,7 @@ from tui.messages import (
     poster,
 )
 from tui.screens.base import ProjectTab
+from tui.widgets.board_deploy import BoardSection
 
 STATS_SECONDS = 0.5
 
@@ -40,6 +41,7 @@ class DeployPane(ProjectTab):
         Binding("g", "refresh_ports", "Refresh ports"),
         Binding("p", "push", "Push connect"),
         Binding("o", "push_stop", "Push disconnect"),
+        Binding("b", "board_deploy", "Run on board"),
     ]
 
     def compose(self) -> ComposeResult:
@@ -69,6 +71,7 @@ class DeployPane(ProjectTab):
                 yield Button("Disconnect", id="push-stop-btn", classes="compact", disabled=True)
             yield Static("Not pushing. Decisions from Validate > Listen are published while connected.",
                          id="push-status")
+            yield BoardSection(self.need_project, self.push_settings)
 
     def on_mount(self) -> None:
         self.set_interval(STATS_SECONDS, self.show_push_stats)
@@ -78,7 +81,11 @@ class DeployPane(ProjectTab):
             self._listed = True
             self.action_refresh_ports()
 
+    def action_board_deploy(self) -> None:
+        self.query_one(BoardSection).deploy()
+
     def show_project(self, project: Project | None) -> None:
+        self.query_one(BoardSection).show_project(project)
         if project is None:
             return
         from core.push.settings import PushSettings, default_topic, load_push_settings
