@@ -89,7 +89,9 @@ fi
 # $1 release folder (absolute), $2 python, $3.. files: their SHA-256 as the board computes it.
 SH_UNPACK = r"""
 rel=$1; py=$2; shift 2
-incoming="$(dirname "$rel")/.incoming-$$"
+releases=$(dirname "$rel")
+rm -rf "$releases"/.incoming-*  # left by an interrupted deploy
+incoming="$releases/.incoming-$$"
 mkdir -p "$incoming" || exit 1
 if ! tar -xf - -C "$incoming"; then rm -rf "$incoming"; exit 1; fi
 cd "$incoming" && "$py" -c 'import hashlib, sys

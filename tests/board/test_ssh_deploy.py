@@ -83,6 +83,8 @@ def test_deploy_copies_verifies_and_switches_atomically(
     assert code == 0 and again["unchanged"] and again["copied"] == []
     assert again["release"] == result["release"]
 
+    leftover = board_folder / "releases" / ".incoming-999"  # as an interrupted deploy leaves it
+    leftover.mkdir()
     releases = [result["release"]]
     for seed in (2, 3):
         model = synthetic_bundle(tmp_path / f"{seed}.zip", seed=seed)
@@ -93,6 +95,7 @@ def test_deploy_copies_verifies_and_switches_atomically(
     assert os.readlink(current) == f"releases/{releases[-1]}"
     kept = sorted(p.name for p in (board_folder / "releases").iterdir())
     assert kept == sorted(releases[-2:])  # the current model and the one before it
+    assert not leftover.exists()
 
 
 def test_the_report_names_missing_packages_and_the_pip_line(
