@@ -107,16 +107,20 @@ def bundle_venv(words_zip: Path, tmp_path_factory: pytest.TempPathFactory) -> tu
     return python, folder
 
 
+@pytest.mark.parametrize("mic_rate", [None, 44100])
 def test_predict_py_listens_in_a_fresh_venv_with_only_the_requirements(
         bundle_venv: tuple[Path, Path], track: Track, shared_pulse: PulseMic, mosquitto: Broker,
-        tmp_path: Path) -> None:
+        tmp_path: Path, mic_rate: int | None) -> None:
+    """Also with the microphone recording at 44.1 kHz, as USB microphones do (resampled on the fly)."""
     python, folder = bundle_venv
+    rate = ["--mic-rate", str(mic_rate)] if mic_rate else []
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     log = tmp_path / "listen.log"
-    with Subscriber(mosquitto, "siot/venv", client_id="bundle-venv") as subscriber, open(log, "w") as handle:
+    subscribed = Subscriber(mosquitto, "siot/venv", client_id=f"bundle-venv-{mic_rate}")
+    with subscribed as subscriber, open(log, "w") as handle:
         listener = subprocess.Popen(
             [str(python), str(folder / "predict.py"), "--listen", "--push", mosquitto.url("siot/venv"),
-             "--stats"], cwd=folder, env=env, stdout=handle, stderr=subprocess.STDOUT)
+             "--stats", *rate], cwd=folder, env=env, stdout=handle, stderr=subprocess.STDOUT)
         try:
             deadline = time.monotonic() + 60
             while "predict.py: listening to" not in log.read_text():
@@ -128,6 +132,7 @@ def test_predict_py_listens_in_a_fresh_venv_with_only_the_requirements(
             listener.wait(timeout=20)
     text = log.read_text()
     assert listener.returncode == 0, text
+    assert ("at 44100 Hz (resampled to 16000 Hz)" in text) == (mic_rate == 44100)
     printed = [line.split()[2] for line in text.splitlines() if line.strip().endswith("%") and " s  " in line]
     assert printed == track.labels
     stats = json.loads(next(line for line in text.splitlines() if line.startswith('{"stats"')))["stats"]

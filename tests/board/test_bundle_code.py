@@ -111,3 +111,21 @@ def test_predict_py_without_numpy_says_so_in_one_line(predict_file: Path, tmp_pa
                          env={**os.environ, "PYTHONPATH": str(tmp_path)}, timeout=60)
     assert run.returncode == 1
     assert run.stderr.strip() == "predict.py: error: numpy is missing: python3 -m pip install numpy"
+
+
+@pytest.mark.parametrize("rate", [48000, 44100, 22050, 8000])
+def test_streamed_resampling_equals_resampling_the_whole_signal(predict: ModuleType, rate: int) -> None:
+    from core.runtime.audio import resample
+
+    rng = np.random.default_rng(rate)
+    signal = rng.standard_normal(rate * 3).astype(np.float32) * 0.3
+    stream = predict.StreamResampler(rate, 16000)
+    pieces, position = [], 0
+    while position < signal.size:  # blocks of any size, as PortAudio may deliver them
+        size = int(rng.integers(1, rate // 10))
+        pieces.append(stream.process(signal[position:position + size]))
+        position += size
+    streamed = np.concatenate(pieces)
+    whole = resample(signal, rate, 16000)
+    assert whole.size - 16000 * 0.05 < streamed.size <= whole.size  # held back: lookahead + one step
+    np.testing.assert_allclose(streamed, whole[:streamed.size], atol=1e-6)
