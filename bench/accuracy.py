@@ -81,6 +81,8 @@ def build_project(root: Path, clips: list[Clip]) -> Any:
     from core.project import Project
 
     project = Project.create(root, name="bench")
+    if OPTIONS.get("cache"):  # one feature/embedding cache for every project of the run (content-keyed)
+        project.cache_dir.symlink_to(OPTIONS["cache"], target_is_directory=True)
     by_label: dict[str, list[np.ndarray]] = defaultdict(list)
     for clip in clips:
         by_label[clip.label].append(clip.audio)
@@ -311,6 +313,7 @@ def seed(epochs: int | None, folds: int) -> dict[str, Any]:
     from core.train import train as train_project
 
     out: dict[str, Any] = {}
+    shared, OPTIONS["cache"] = OPTIONS.get("cache"), None  # timed from an empty cache
     with tempfile.TemporaryDirectory(prefix="earshot-bench-") as tmp:
         pristine = build_project(Path(tmp) / "pristine", clips).root
         for kind in OPTIONS["kinds"]:
@@ -338,6 +341,7 @@ def seed(epochs: int | None, folds: int) -> dict[str, Any]:
                          "model": result.kind, "epochs": result.epochs, "parameters": result.parameters,
                          "internal_test_accuracy": round(result.test_accuracy, 4),
                          "same_result_twice": again.test_accuracy == result.test_accuracy}
+    OPTIONS["cache"] = shared
     return {"kinds": out}
 
 
@@ -366,6 +370,8 @@ def main(argv: list[str]) -> int:
     OPTIONS["kinds"] = [k for k in args.kinds.split(",") if k]
     OPTIONS["per_class"] = args.per_class
     names = list(CASES) if args.dataset == "all" else [args.dataset]
+    shared_cache = tempfile.TemporaryDirectory(prefix="earshot-bench-cache-")
+    OPTIONS["cache"] = shared_cache.name
     results: dict[str, Any] = {"kinds": OPTIONS["kinds"], "per_class": args.per_class}
     for name in names:
         started = time.perf_counter()
@@ -374,6 +380,7 @@ def main(argv: list[str]) -> int:
         results[name]["case_seconds"] = round(time.perf_counter() - started, 1)
         for line in _lines(name, results[name]):
             print(line, flush=True)
+    shared_cache.cleanup()
     results["peak_rss_mb"] = round(peak_rss_mb(), 1)
     suffix = "" if args.dataset == "all" else f"_{args.dataset}"
     kinds = "" if OPTIONS["kinds"] == KINDS else "_" + "-".join(k.replace("+", "") for k in OPTIONS["kinds"])

@@ -192,6 +192,15 @@ def validate_settings(project_dir: Path) -> dict[str, Any]:
     return {k: saved[k] for k in ("threshold",) if isinstance(saved.get(k), int | float)}
 
 
+EAR_CREDITS = {
+    "speech": "`melspectrogram.tflite`, `embedding_model.tflite`: Google's speech_embedding (TFHub "
+              "google/speech_embedding/1, Apache-2.0; Lin et al., arXiv:2002.01322) as converted by "
+              "openWakeWord (https://github.com/dscripka/openWakeWord, Apache-2.0 code).",
+    "music": "`musicnn_msd.tflite`: musicnn's MSD model (Pons and Serra, "
+             "https://github.com/jordipons/musicnn, ISC licence), converted to TFLite by earshot.",
+}
+
+
 def readme(labels: list[str], metadata: dict[str, Any]) -> str:
     template = (TEMPLATES / "export_readme.md.txt").read_text()
     accuracy = metadata["accuracy"]
@@ -199,7 +208,18 @@ def readme(labels: list[str], metadata: dict[str, Any]) -> str:
     def percent(value: float | None) -> str:
         return "n/a" if value is None else f"{value:.1%}"
 
+    kind = str(metadata.get("model", {}).get("kind", SMALL))
+    if kind == SMALL:
+        model_line, ear_rows, credits = "Model: the small CNN on log-mel (the one `predict.py` runs).", "", ""
+    else:
+        model_line = (f"Model: the pretrained {kind} ear with a trained head, "
+                      f"{percent(accuracy.get(kind))} on the test split (what `predict.py` runs by default).")
+        ear_rows = ("| `head.npz` | the trained head (numpy arrays) on the ears' embeddings |\n"
+                    "| `*.tflite` beside it | the pretrained ears' weights (see Credits) |\n")
+        credits = ("\n## Credits\n\n" + "\n".join(
+            f"- {EAR_CREDITS[name]}" for name in kind.split("+") if name in EAR_CREDITS) + "\n")
     values = {
+        "model_line": model_line, "ear_rows": ear_rows, "credits": credits,
         "project": str(metadata.get("project", "")), "labels": ", ".join(labels),
         "sample_rate": str(metadata["sample_rate"]), "clip_seconds": f"{metadata['clip_seconds']:g}",
         "float_accuracy": percent(accuracy["float32"]), "int8_accuracy": percent(accuracy["int8"]),

@@ -72,7 +72,9 @@ def open_ear(name: str, sample_rate: int) -> Any:
     """A ready ear (its `embed(clips)`); EarError when its weights are missing or damaged."""
     files = weight_files(name)
     try:
-        return ear_module(name).open_ear(files, sample_rate)
+        ear = ear_module(name).open_ear(files, sample_rate)
+        ear.embed(np.zeros((1, sample_rate), np.float32))  # first runs print banners: here, quietly
+        return ear
     except (ValueError, RuntimeError, KeyError) as exc:
         raise EarError(f"the {name} model's weights are damaged ({str(exc).splitlines()[0][:80]})",
                        ear_module(name).INSTALL_HINT) from exc
@@ -95,7 +97,8 @@ def cache_folder(cache_dir: Path, name: str, audio: AudioSpec) -> Path:
 
 
 def embeddings(paths: Sequence[Path], audio: AudioSpec, name: str, cache_dir: Path | None, *,
-               on_progress: Callable[[int, int], None] | None = None, batch: int = 64) -> np.ndarray:
+               on_progress: Callable[[int, int], None] | None = None, batch: int = 64,
+               ear: Any = None) -> np.ndarray:
     """Embeddings of clip files by ear `name`: `float32 [n, dimensions]`, each computed once per clip
     content and ear version (cached under `cache_dir/ears/`)."""
     from core.audio import load
@@ -119,7 +122,7 @@ def embeddings(paths: Sequence[Path], audio: AudioSpec, name: str, cache_dir: Pa
         missing.append((i, digest))
     if not missing:
         return out
-    ear = open_ear(name, audio.sample_rate)
+    ear = ear or open_ear(name, audio.sample_rate)
     for first in range(0, len(missing), batch):
         chunk = missing[first:first + batch]
         clips = np.stack([fit_clip(load(paths[i], audio.sample_rate), audio.clip_samples) for i, _ in chunk])

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from core.dataset import check_data, class_weights
-from core.ears import AUTO, EAR_NAMES, EarError, available_ears, embeddings, kind_ears
+from core.ears import AUTO, EAR_NAMES, EarError, available_ears, embeddings, kind_ears, open_ear
 from core.ears.choose import Choice, choose, recording_groups
 from core.ears.head import Cancelled, HeadEpoch, HeadSettings, fit_head
 from core.project import Project
@@ -52,11 +54,17 @@ def resolve_kind(project: Project, clips: ProjectClips, train_idx: np.ndarray, s
     if not ready:
         return Choice(SMALL, {}, 0, "no pretrained ear is installed", skipped)
     found: dict[str, np.ndarray] = {}
+    ears = {}
     for name in ready:
         try:
-            found[name] = _embed(project, clips, name, status)[train_idx]
+            ears[name] = open_ear(name, project.audio.sample_rate)
         except EarError as error:
             skipped[name] = error.message
+    # The ears run side by side: TFLite releases the GIL, so two cores embed in about half the time.
+    with ThreadPoolExecutor(max_workers=max(1, len(ears))) as pool:
+        futures = {name: pool.submit(_embed, project, clips, name, status, ear) for name, ear in ears.items()}
+        for name, future in futures.items():
+            found[name] = future.result()[train_idx]
     if not found:
         return Choice(SMALL, {}, 0, "no pretrained ear could be loaded", skipped)
     status("choosing the model kind (cross-validation by recording)")
@@ -64,8 +72,9 @@ def resolve_kind(project: Project, clips: ProjectClips, train_idx: np.ndarray, s
     return choose(found, clips.targets[train_idx], groups, seed=seed, skipped=skipped)
 
 
-def _embed(project: Project, clips: ProjectClips, name: str, status: Callable[[str], None]) -> np.ndarray:
-    return embeddings(clips.paths, project.audio, name, project.cache_dir,
+def _embed(project: Project, clips: ProjectClips, name: str, status: Callable[[str], None],
+           ear: Any = None) -> np.ndarray:
+    return embeddings(clips.paths, project.audio, name, project.cache_dir, ear=ear,
                       on_progress=lambda done, total: status(f"{name} embeddings {done}/{total}"))
 
 
@@ -81,7 +90,9 @@ def fit_embedding_model(project: Project, clips: ProjectClips, kind: str, train_
                         on_epoch: Callable[[HeadEpoch], None] | None,
                         cancel: threading.Event | None, settings: HeadSettings | None = None) -> HeadFit:
     """Embed every clip with the kind's ears (cached), then train the head in epochs."""
-    x = np.concatenate([_embed(project, clips, name, status) for name in kind_ears(kind)], axis=1)
+    # missing or damaged weights: one clear error, before any work
+    ears = {name: open_ear(name, project.audio.sample_rate) for name in kind_ears(kind)}
+    x = np.concatenate([_embed(project, clips, name, status, ear) for name, ear in ears.items()], axis=1)
     y = clips.targets
     status(f"training the {kind} head on {len(train_idx)} clips, testing on {len(test_idx)}")
     weights = class_weights(y[train_idx], len(clips.labels))

@@ -23,11 +23,14 @@ from core.runtime.head import Head, softmax
 class HeadSettings:
     """The head's shape and regularisation (chosen on bench/accuracy.py)."""
 
-    hidden: int = 0  # 0: a linear head (measured best: speech_commands 0.955 vs 0.946 with 128 hidden)
+    # Measured on bench/accuracy.py's speech_commands split, mean of 3 seeds: linear 0.958, with
+    # 3x the learning rate 0.964, and weight decay 1e-2 0.965; 128 hidden units 0.959.
+    hidden: int = 0  # 0: a linear head
     dropout: float = 0.5
     input_dropout: float = 0.1
     input_noise: float = 0.1  # Gaussian noise on the standardised input while training
-    weight_decay: float = 1e-3
+    weight_decay: float = 1e-2
+    learning_rate_scale: float = 3.0  # times TrainSpec.learning_rate (whose default suits the CNN)
 
 
 @dataclass(frozen=True)
@@ -114,7 +117,8 @@ def fit_head(x: np.ndarray, y: np.ndarray, test_x: np.ndarray, test_y: np.ndarra
                 grads["w1"] = z.T @ grad_h
                 grads["b1"] = grad_h.sum(axis=0)
             step += 1
-            rate = learning_rate * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(step, total) / total)))
+            cosine = 0.5 * (1 + math.cos(math.pi * min(step, total) / total))
+            rate = learning_rate * s.learning_rate_scale * (0.02 + 0.98 * cosine)
             for key, grad in grads.items():
                 if key.startswith("w"):
                     grad = grad + s.weight_decay * params[key]

@@ -30,9 +30,14 @@ INSTALL_HINT = "install the speech weights: pip install --no-deps openwakeword==
 
 
 def installed_files() -> Dict[str, str]:
-    """Paths of FILES inside the installed openwakeword wheel (found without importing it), or {}."""
+    """Paths of FILES inside the installed openwakeword wheel (found without importing it), or {}.
+    With EARSHOT_EARS_DIR set, only that folder is searched."""
     import importlib.util
 
+    if os.environ.get("EARSHOT_EARS_DIR"):
+        folder = os.environ["EARSHOT_EARS_DIR"]
+        paths = {name: os.path.join(folder, name) for name in FILES}
+        return {name: path for name, path in paths.items() if os.path.isfile(path)}
     try:
         spec = importlib.util.find_spec("openwakeword")
     except (ImportError, ValueError):
@@ -72,7 +77,9 @@ class SpeechEar:
             clips = np.stack([resample(c, self.sample_rate, SAMPLE_RATE) for c in clips])
         pad = np.zeros((len(clips), int(PAD_SECONDS * SAMPLE_RATE)), dtype=np.float32)
         audio = np.concatenate([pad, clips, pad], axis=1) * 32767.0
-        mel = self._mel.run(audio, resize=True)[:, 0] / 10.0 + 2.0  # [n, frames, 32]
+        # One clip per call: the mel model clips its decibels against the maximum of the whole input
+        # tensor, so clips batched together would change each other's features.
+        mel = np.concatenate([self._mel.run(a[None], resize=True)[:, 0] for a in audio]) / 10.0 + 2.0
         if mel.shape[1] < WINDOW_FRAMES:
             mel = np.concatenate([mel, np.full((len(mel), WINDOW_FRAMES - mel.shape[1], mel.shape[2]),
                                                mel.min(), np.float32)], axis=1)

@@ -56,6 +56,20 @@ def trained_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def speech_model_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same words trained with the pretrained speech ear, exported (with the small CNN beside it)."""
+    from core.export import export_project
+    from core.spec import TrainSpec
+    from core.train import train
+
+    project = build_project(tmp_path_factory.mktemp("deploy-speech") / "words")
+    project.set_train_spec(TrainSpec(epochs=EPOCHS, test_fraction=0.3, seed=1, model="speech"))
+    result = train(project)
+    assert result.kind == "speech"
+    return export_project(project.root, tmp_path_factory.mktemp("speech-zip") / "words-speech.zip").path
+
+
+@pytest.fixture(scope="session")
 def held_out_files() -> dict[str, list[DatasetFile]]:
     return speech_files(training=False)
 

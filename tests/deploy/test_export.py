@@ -147,7 +147,7 @@ def at_other_rates(files: list[Path], folder: Path) -> list[Path]:
     for i, path in enumerate(files):
         rate = (8000, 22050, 44100, 48000)[i % 4]
         y, sr = soundfile.read(str(path), dtype="float32")
-        target = folder / f"{path.stem}-{rate}.wav"
+        target = folder / f"{i}-{path.stem}-{rate}.wav"
         soundfile.write(str(target), resample(y, sr, rate), rate, subtype="PCM_16")
         out.append(target)
     return out
@@ -179,6 +179,44 @@ def test_predict_py_in_a_fresh_venv_agrees_with_earshot_predict(
     int8_labels = {Path(row[0]).name: row[1] for row in rows}
     agree = np.mean([int8_labels[name] == standalone[name]["label"] for name in standalone])
     assert agree >= 0.8, (int8_labels, standalone)
+
+
+def test_speech_model_zip_runs_standalone_and_carries_the_small_model_for_boards(
+        speech_model_zip: Path, standalone_python: Path, held_out_files: dict[str, list[DatasetFile]],
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    folder = tmp_path / "unpacked"
+    with zipfile.ZipFile(speech_model_zip) as archive:
+        archive.extractall(folder)
+    names = {p.name for p in folder.iterdir()}
+    assert {"head.npz", "melspectrogram.tflite", "embedding_model.tflite", "model_int8.tflite",
+            "model_int8.cc", "predict.py", "earshot_runtime"} <= names
+    meta = json.loads((folder / "metadata.json").read_text())
+    assert meta["model"]["kind"] == "speech" and meta["input_shape"] and meta["int8"]["input"]["scale"] > 0
+    assert meta["accuracy"]["speech"] >= 0.9 and meta["accuracy"]["int8"] is not None
+    picked = [(item.path, name) for name, items in held_out_files.items()
+              for item in rng_pick(items, 3, seed=5)]
+    copies = at_other_rates([path for path, _ in picked], tmp_path)  # 8, 22.05, 44.1, 48 kHz
+    truth = {str(path): name for path, name in picked}
+    truth.update({str(copy): name for copy, (_, name) in zip(copies, picked, strict=True)})
+    files = [Path(f) for f in truth]
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    run = subprocess.run([str(standalone_python), str(folder / "predict.py"), "--json", *map(str, files)],
+                         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    assert run.returncode == 0, run.stderr
+    standalone = {r["file"]: r for r in map(json.loads, run.stdout.splitlines())}
+    assert earshot_main(["predict", str(speech_model_zip), *map(str, files), "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    earshot = {r["file"]: r for r in rows}
+    assert set(standalone) == set(earshot) == set(truth)
+    for name, row in standalone.items():
+        assert row["label"] == earshot[name]["label"], name
+        for label, score in row["scores"].items():
+            assert score == pytest.approx(earshot[name]["scores"][label], abs=2e-3), name
+    assert np.mean([row["label"] == truth[name] for name, row in standalone.items()]) >= 0.8
+    small = subprocess.run([str(standalone_python), str(folder / "predict.py"), "--model",
+                            "model_int8.tflite", str(files[0])], capture_output=True, text=True, env=env,
+                           timeout=300)
+    assert small.returncode == 0 and small.stdout.split("\t")[1] in meta["labels"], small.stderr
 
 
 def test_zip_works_in_place_of_a_project_for_listen(exported: Path, datasets_dir: Path,

@@ -9,7 +9,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Button, Collapsible, Input, Label, ProgressBar, Static
+from textual.widgets import Button, Collapsible, Input, Label, ProgressBar, Select, Static
 from textual.worker import get_current_worker
 
 from core.errors import EarshotError, TrainingError
@@ -22,13 +22,26 @@ from tui.widgets.charts import MetricChart
 from tui.widgets.confusion import ConfusionMatrix
 
 DEFAULTS = TrainSpec()
+MODEL_KINDS = [("auto (chosen per project)", "auto"), ("speech (pretrained)", "speech"),
+               ("music (pretrained)", "music"), ("speech+music", "speech+music"),
+               ("small (fits a microcontroller)", "small")]
 
 
-def parse_settings(epochs: str, batch: str, rate: str, base: TrainSpec) -> TrainSpec:
+def choice_line(kind: str, choice: dict[str, Any] | None) -> str:
+    """'Model: speech (auto: speech 0.97, music 0.61, speech+music 0.96)' for the status area."""
+    if not choice:
+        return f"Model: {kind}"
+    scores = ", ".join(f"{k} {v:.2f}" for k, v in choice.get("scores", {}).items())
+    return f"Model: {kind} (auto: {scores or choice.get('reason', '')})"
+
+
+def parse_settings(epochs: str, batch: str, rate: str, base: TrainSpec,
+                   model: str | None = None) -> TrainSpec:
     """The Advanced Settings fields (blank = keep `base`) as a TrainSpec, or a TrainingError."""
     try:
         return TrainSpec.from_dict({
             **base.to_dict(),
+            "model": model or base.model,
             "epochs": int(epochs) if epochs.strip() else base.epochs,
             "batch_size": int(batch) if batch.strip() else base.batch_size,
             "learning_rate": float(rate) if rate.strip() else base.learning_rate,
@@ -64,6 +77,9 @@ class TrainPane(ProjectTab):
                     yield Input(placeholder=str(DEFAULTS.batch_size), id="batch", type="integer")
                     yield Label("Learning rate")
                     yield Input(placeholder=f"{DEFAULTS.learning_rate:g}", id="rate", type="number")
+                with Horizontal(classes="form-row"):
+                    yield Label("Model")
+                    yield Select(MODEL_KINDS, value=DEFAULTS.model, allow_blank=False, id="model-kind")
                 yield Static(f"Defaults: {DEFAULTS.epochs} epochs, batch {DEFAULTS.batch_size}, rate "
                              f"{DEFAULTS.learning_rate:g}. An epoch shows every training sample once; "
                              f"up to {DEFAULTS.recommended_max_epochs} helps. Enter trains.", classes="dim")
@@ -71,6 +87,7 @@ class TrainPane(ProjectTab):
                 yield Button("Train Model", variant="primary", id="train-btn", classes="compact")
                 yield Button("Cancel", id="cancel-btn", classes="compact", disabled=True)
             yield Static("", id="train-status")
+            yield Static("", id="model-choice", classes="dim")
             yield ProgressBar(total=1, id="train-progress", show_eta=False)
             with Horizontal(id="charts"):
                 yield MetricChart("Accuracy per epoch", unit_range=True, id="accuracy-chart")
@@ -89,6 +106,8 @@ class TrainPane(ProjectTab):
                   ("#rate", spec.learning_rate, DEFAULTS.learning_rate))
         for field, value, default in fields:
             self.query_one(field, Input).value = "" if value == default else f"{value:g}"
+        if spec.model in {kind for _, kind in MODEL_KINDS}:
+            self.query_one("#model-kind", Select).value = spec.model
         self.show_saved_model(project)
 
     def show_saved_model(self, project: Project) -> None:
@@ -107,6 +126,9 @@ class TrainPane(ProjectTab):
         accuracy = metadata.get("metrics", {}).get("test_accuracy")
         done = f"test accuracy {accuracy:.0%}" if isinstance(accuracy, float) else "trained"
         self.query_one("#train-status", Static).update(f"Saved model: {done}, {len(history)} epochs.")
+        model = metadata.get("model", {})
+        line = choice_line(model.get("kind", "small"), model.get("choice"))
+        self.query_one("#model-choice", Static).update(line)
 
     # -- TensorFlow warm-up -----------------------------------------------------------------
 
@@ -146,7 +168,9 @@ class TrainPane(ProjectTab):
             return
         try:
             epochs, batch, rate = (self.query_one(f, Input).value for f in ("#epochs", "#batch", "#rate"))
-            spec = parse_settings(epochs, batch, rate, base=project.train_spec)
+            kind = self.query_one("#model-kind", Select).value
+            spec = parse_settings(epochs, batch, rate, base=project.train_spec,
+                                  model=kind if isinstance(kind, str) else None)
             if spec != project.train_spec:
                 project.set_train_spec(spec)
         except EarshotError as error:
@@ -159,6 +183,7 @@ class TrainPane(ProjectTab):
         self.query_one("#train-btn", Button).disabled = True
         self.query_one("#cancel-btn", Button).disabled = False
         self.query_one("#train-status", Static).update("Starting...")
+        self.query_one("#model-choice", Static).update("")
         self.query_one("#cancel-btn", Button).focus()
         self.run_training(project, spec)
 
@@ -190,6 +215,8 @@ class TrainPane(ProjectTab):
         self.action_cancel()
 
     def on_training_status(self, message: TrainingStatus) -> None:
+        if message.text.startswith("auto chose"):
+            self.query_one("#model-choice", Static).update(f"Model: {message.text}")
         if not self.history:
             self.query_one("#train-status", Static).update(message.text)
 
@@ -213,6 +240,7 @@ class TrainPane(ProjectTab):
         result = message.result
         status.update(f"Done: {result.epochs} epochs in {result.seconds:.0f} s, test accuracy "
                       f"{result.test_accuracy:.0%}, train accuracy {result.train_accuracy:.0%}.")
+        self.query_one("#model-choice", Static).update(choice_line(result.kind, result.choice))
         self.show_results(result.labels, result.evaluation.confusion, warnings=list(result.warnings))
         self.notify(f"Test accuracy {result.test_accuracy:.0%}. Try it on the Validate tab (4).",
                     title="Model trained")
