@@ -80,6 +80,10 @@ def deploy_to_board(model: Path, target: SshTarget, *, ssh: SshOptions | None = 
             pip_line=linux.pip_command(info, missing) if missing else None,
             run_line=f"cd {info.folder}/current && {info.python} predict.py --listen"
                      + (f" --push {_display_push(listen.push)}" if listen.push else ""))
+        if listen.push and str(listen.push.get("host")) in ("localhost", "127.0.0.1", "::1") \
+                and target.host not in ("localhost", "127.0.0.1", "::1"):
+            result.notes.append("the broker address localhost means the board itself: give the address of "
+                                "the lab machine or SIoT (e.g. --push mqtt://siot:dfrobot@192.168.1.20)")
         if "sounddevice" in broken:
             result.notes.append("sounddevice cannot load PortAudio on the board: "
                                 "sudo apt-get install libportaudio2")

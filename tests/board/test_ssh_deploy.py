@@ -235,3 +235,11 @@ def test_not_an_export(sshd_board: SshBoard, tmp_path: Path, capsys: pytest.Capt
     (tmp_path / "junk.zip").write_bytes(b"not a zip")
     code, _, err = run(capsys, deploy(sshd_board, str(tmp_path / "junk.zip"), sshd_board.url("x")))
     assert code == 1 and "cannot read the model" in error_line(err)
+
+
+def test_a_broker_at_localhost_is_pointed_out(sshd_board: SshBoard, board_folder: Path, bundle: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, deploy(sshd_board, str(bundle), sshd_board.url(board_folder),
+                                      "--push", "mqtt://localhost/siot/w"))
+    assert code == 0
+    assert "note: the broker address localhost means the board itself" in out

@@ -128,8 +128,6 @@ class BoardSection(ReportsWorkerFailures, Vertical):
         copied = "already there" if result.unchanged else f"{len(result.copied)} files copied and verified"
         lines = [f"[green]Listening on {target}[/] ({how}), pushing to {push.display_url}",
                  f"release {result.release}: {copied}"]
-        if push.host in ("localhost", "127.0.0.1", "::1"):
-            lines.append("note: the broker address localhost means the board itself")
         lines += [f"note: {note}" for note in result.notes]
         self.post_message(BoardFinished("\n".join(lines)))
 
