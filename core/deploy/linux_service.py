@@ -116,7 +116,8 @@ echo "mode=$mode"; echo "unit=$unit"
 echo "release=$(readlink "$dir/current" 2>/dev/null | sed 's#.*/##')"
 running=0
 case "$mode" in
-  process) if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then running=1; fi ;;
+  process) if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null \
+             && grep -q predict.py "/proc/$pid/cmdline" 2>/dev/null; then running=1; fi ;;
   user) [ "$(systemctl --user is-active "$unit" 2>/dev/null)" = active ] && running=1
         pid=$(systemctl --user show -p MainPID --value "$unit" 2>/dev/null) ;;
   system) [ "$(systemctl is-active "$unit" 2>/dev/null)" = active ] && running=1

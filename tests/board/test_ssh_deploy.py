@@ -243,3 +243,21 @@ def test_a_broker_at_localhost_is_pointed_out(sshd_board: SshBoard, board_folder
                                       "--push", "mqtt://localhost/siot/w"))
     assert code == 0
     assert "note: the broker address localhost means the board itself" in out
+
+
+def test_a_stale_pid_file_is_not_a_running_listener(sshd_board: SshBoard, board_folder: Path, bundle: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """After a reboot the recorded pid may belong to another process: status must not call it listening."""
+    url = sshd_board.url(board_folder)
+    assert run(capsys, deploy(sshd_board, str(bundle), url))[0] == 0
+    # Alive, the board user's (so kill -0 works on it), but not a listener.
+    other = subprocess.Popen(["sleep", "60"], user=sshd_board.user.pw_uid, group=sshd_board.user.pw_gid)
+    try:
+        (board_folder / "listener").write_text(f"mode=process\nunit=\npid={other.pid}\nstate=started\n")
+        code, out, _ = run(capsys, ["deploy", "--status", url, "-F", str(sshd_board.config), "--json"])
+        assert code == 0 and json.loads(out)["running"] is False
+        code, out, _ = run(capsys, ["deploy", "--stop", url, "-F", str(sshd_board.config), "--json"])
+        assert json.loads(out)["stopped"] is False and other.poll() is None  # not killed either
+    finally:
+        other.kill()
+        other.wait()
