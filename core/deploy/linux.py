@@ -375,7 +375,8 @@ def install_packages(session: SshSession, info: BoardInfo, packages: list[str],
     Returns the venv's python. Needs internet access on the board.
     """
     status = on_status or (lambda _m: None)
-    status(f"installing {' '.join(packages)} on the board into {info.folder}/venv (this takes a while)")
+    status(f"installing what the board lacks ({', '.join(packages)}) with the model's requirements.txt "
+           f"into {info.folder}/venv (this takes a while)")
     script = ('dir=$1; py=$2; shift 2; log="$dir/pip.log"; '
               'if [ ! -x "$dir/venv/bin/python" ]; then '
               '"$py" -m venv --system-site-packages "$dir/venv" > "$log" 2>&1 || '

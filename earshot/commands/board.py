@@ -163,7 +163,8 @@ def _print_status(status: dict[str, Any], as_json: bool) -> int:
         print(f"nothing deployed at {status['target']}")
         return 0
     state = "listening" if status["running"] else "not running"
-    how = status.get("unit") or (f"pid {status['pid']}" if status.get("pid") else status.get("mode") or "")
+    how = status.get("unit") or (f"pid {status['pid']}" if status["running"] and status.get("pid")
+                                 else status.get("mode") or "never started")
     uptime = f" for {status['seconds']} s" if status.get("seconds") is not None else ""
     print(f"{status['target']}: {state}{uptime} ({how}); release {status.get('release')}")
     print(f"  labels: {', '.join(status.get('labels', []))}")

@@ -92,6 +92,14 @@ def test_deploy_as_a_service_listens_on_the_board_and_pushes_the_labels(
     assert json.loads(out)["running"] is False
     assert not Path(f"/proc/{again['started']['pid']}").exists()
 
+    # A listener that cannot start (here: no sound server, so no microphone) is one line with its log.
+    no_mic = ["--env", f"PULSE_SERVER=unix:{folder}/no-such-socket"]
+    code, _, err = run(capsys, ["deploy", str(changed), url, "--service", *no_mic, *ssh, "--wait", "20"])
+    assert code == 1
+    line = next(line for line in err.splitlines() if line.startswith("earshot: error:"))
+    assert "the listener on earshot-board stopped at once: predict.py: error: no microphone found" in line
+    assert f"see {folder}/listen.log on the board" in line
+
 
 @pytest.fixture(scope="module")
 def bundle_venv(words_zip: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
