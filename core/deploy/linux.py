@@ -90,7 +90,8 @@ fi
 SH_UNPACK = r"""
 rel=$1; py=$2; shift 2
 releases=$(dirname "$rel")
-rm -rf "$releases"/.incoming-*  # left by an interrupted deploy
+# Half copies of interrupted deploys (not of one running now: those are recent).
+find "$releases" -maxdepth 1 -name '.incoming-*' -mmin +30 -exec rm -rf {} + 2>/dev/null
 incoming="$releases/.incoming-$$"
 mkdir -p "$incoming" || exit 1
 if ! tar -xf - -C "$incoming"; then rm -rf "$incoming"; exit 1; fi

@@ -85,6 +85,9 @@ def test_deploy_copies_verifies_and_switches_atomically(
 
     leftover = board_folder / "releases" / ".incoming-999"  # as an interrupted deploy leaves it
     leftover.mkdir()
+    os.utime(leftover, (time.time() - 3600, time.time() - 3600))
+    running = board_folder / "releases" / ".incoming-998"  # another deploy copying right now: kept
+    running.mkdir()
     releases = [result["release"]]
     for seed in (2, 3):
         model = synthetic_bundle(tmp_path / f"{seed}.zip", seed=seed)
@@ -93,9 +96,9 @@ def test_deploy_copies_verifies_and_switches_atomically(
         releases.append(json.loads(out)["release"])
     assert len(set(releases)) == 3
     assert os.readlink(current) == f"releases/{releases[-1]}"
-    kept = sorted(p.name for p in (board_folder / "releases").iterdir())
+    kept = sorted(p.name for p in (board_folder / "releases").iterdir() if not p.name.startswith("."))
     assert kept == sorted(releases[-2:])  # the current model and the one before it
-    assert not leftover.exists()
+    assert not leftover.exists() and running.exists()
 
 
 def test_the_report_names_missing_packages_and_the_pip_line(
