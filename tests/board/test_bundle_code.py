@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import os
 import shutil
@@ -10,7 +9,6 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -30,16 +28,6 @@ def predict_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = folder / "predict.py"
     path.write_text(predict_script())
     return path
-
-
-@pytest.fixture(scope="module")
-def predict(predict_file: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bundle_predict", predict_file)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bundle_predict"] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_predict_py_runs_on_python_3_7(predict_file: Path) -> None:
@@ -66,12 +54,13 @@ class D:
 
 
 @pytest.mark.parametrize(("on_change", "min_interval"), [(True, 0.0), (True, 1.0), (False, 0.7)])
-def test_the_board_publishes_by_earshot_s_rules(predict: ModuleType, on_change: bool,
-                                                min_interval: float) -> None:
+def test_the_board_publishes_by_earshot_s_rules(on_change: bool, min_interval: float) -> None:
     """The bundle's publisher sends exactly what core.push.policy would, on the same decisions."""
     sent: list[tuple[str, float]] = []
 
-    class Recording(predict.Publisher):  # type: ignore[name-defined,misc]
+    from core.runtime.live import Publisher
+
+    class Recording(Publisher):
         def _send(self, decision: dict[str, Any], now: float) -> None:
             self.last_label, self.last_time = decision["label"], now
             sent.append((decision["label"], now))
@@ -114,12 +103,13 @@ def test_predict_py_without_numpy_says_so_in_one_line(predict_file: Path, tmp_pa
 
 
 @pytest.mark.parametrize("rate", [48000, 44100, 22050, 8000])
-def test_streamed_resampling_equals_resampling_the_whole_signal(predict: ModuleType, rate: int) -> None:
+def test_streamed_resampling_equals_resampling_the_whole_signal(rate: int) -> None:
     from core.runtime.audio import resample
+    from core.runtime.live import StreamResampler
 
     rng = np.random.default_rng(rate)
     signal = rng.standard_normal(rate * 3).astype(np.float32) * 0.3
-    stream = predict.StreamResampler(rate, 16000)
+    stream = StreamResampler(rate, 16000)
     pieces, position = [], 0
     while position < signal.size:  # blocks of any size, as PortAudio may deliver them
         size = int(rng.integers(1, rate // 10))
