@@ -19,12 +19,11 @@ from typing import Any
 import numpy as np
 
 from core.errors import ModelError
+from core.runtime.audio import vote
 from core.runtime.bundle import MODEL_FILES, Bundle, BundleError
 from core.spec import AudioSpec
 
 __all__ = ["MODEL_FILES", "Classifier", "Prediction", "WindowScore", "load_classifier", "vote"]
-
-from core.runtime.audio import vote  # noqa: E402  (re-exported for callers of core.classifier)
 
 
 @dataclass(frozen=True)
@@ -71,7 +70,8 @@ class Classifier:
     def __init__(self, model: bytes | None, labels: list[str], metadata: dict[str, Any], source: str,
                  *, bundle: Bundle | None = None) -> None:
         if bundle is None:
-            files = {"metadata.json": json.dumps({**metadata, "labels": labels}).encode(),
+            small = {**metadata, "labels": labels, "model": {"kind": "small"}}  # the bytes are a CNN
+            files = {"metadata.json": json.dumps(small).encode(),
                      "labels.txt": "\n".join(labels).encode(), "model.tflite": model}
             try:
                 bundle = Bundle(files.get, source)

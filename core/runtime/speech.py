@@ -1,9 +1,12 @@
 """The `speech` ear: Google's speech_embedding (Apache-2.0), as the two TFLite files openWakeWord ships.
 
 Pipeline (openWakeWord's `AudioFeatures`): 16 kHz audio at int16 scale into `melspectrogram.tflite`
-(input resized to `[batch, samples]`), `x / 10 + 2` on its 32-band output, 76-frame windows with a step
-of 8 into `embedding_model.tflite`, 96 values per window. Each clip is padded with 0.25 s of silence
-on both sides (a 1 s clip gives 9 windows) and the windows are pooled by mean and max: 192 values.
+(input resized to `[1, samples]`, one clip per call), `x / 10 + 2` on its 32-band output, 76-frame
+windows with a step of 8 into `embedding_model.tflite`, 96 values per window. Each clip is padded with
+0.25 s of silence on both sides (a 1 s clip gives 9 windows) and the windows are averaged: 96 values.
+(Measured on bench/accuracy.py's splits with the same head: mean pooling 0.976 on speech_commands and
+0.966 on fsdd (5 speakers); mean and max side by side 0.959 and 0.963; mean, max and std 0.965 and
+0.965.)
 Python 3.7 syntax, numpy and a TFLite interpreter only; copied verbatim into bundles.
 """
 
@@ -18,10 +21,10 @@ from .audio import resample
 from .tflite import TFLiteModel
 
 NAME = "speech"
-VERSION = 1
+VERSION = 2  # 2: mean pooling only
 SAMPLE_RATE = 16000
 FILES = ("melspectrogram.tflite", "embedding_model.tflite")
-DIMENSIONS = 192
+DIMENSIONS = 96
 PAD_SECONDS = 0.25
 WINDOW_FRAMES = 76
 WINDOW_STEP = 8
@@ -49,7 +52,7 @@ def installed_files() -> Dict[str, str]:
 
 
 class SpeechEar:
-    """`embed(clips)`: `float32 [n, samples]` in [-1, 1] at `sample_rate` -> `float32 [n, 192]`."""
+    """`embed(clips)`: `float32 [n, samples]` in [-1, 1] at `sample_rate` -> `float32 [n, 96]`."""
 
     name = NAME
     version = VERSION
@@ -62,8 +65,7 @@ class SpeechEar:
         self._shapes: tuple = (None, None)
 
     def embed(self, clips: np.ndarray) -> np.ndarray:
-        """Pooled embeddings of clips `float32 [n, samples]`: `float32 [n, 192]` (mean of the windows,
-        then their max)."""
+        """Pooled embeddings of clips `float32 [n, samples]`: `float32 [n, 96]` (mean of the windows)."""
         clips = np.asarray(clips, dtype=np.float32)
         if clips.ndim != 2:
             raise ValueError("expected clips of shape [n, samples], got {}".format(list(clips.shape)))
@@ -87,7 +89,7 @@ class SpeechEar:
         n, per_clip = windows.shape[0], windows.shape[1]
         batch = np.ascontiguousarray(np.swapaxes(windows, 2, 3)).reshape(n * per_clip, WINDOW_FRAMES, -1, 1)
         vectors = self._embedding.run(batch, resize=True).reshape(n, per_clip, -1)
-        return np.concatenate([vectors.mean(axis=1), vectors.max(axis=1)], axis=1)
+        return vectors.mean(axis=1)
 
 
 def open_ear(files: Dict[str, bytes], sample_rate: int, settings: Optional[dict] = None) -> SpeechEar:

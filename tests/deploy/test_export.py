@@ -254,3 +254,14 @@ def test_flash_of_a_project_exports_it_and_the_board_gets_the_int8_model(
         expected = {name: archive.read(name) for name in ("model_int8.tflite", "labels.txt")}
     held = read_back(micropython_board, ["/home/model_int8.tflite", "/home/labels.txt"])
     assert held == {f"/home/{name}": data for name, data in expected.items()}
+
+
+def test_export_and_flash_say_the_board_gets_the_small_model(speech_model_zip: Path) -> None:
+    from earshot.commands.deploy import small_model_note
+
+    note = small_model_note(speech_model_zip)
+    assert note is not None and "small CNN" in note and "speech" in note and "%" in note
+    meta = json.loads(zipfile.ZipFile(speech_model_zip).read("metadata.json"))
+    assert meta["accuracy"]["speech"] is not None and meta["accuracy"]["int8"] is not None
+    readme_text = zipfile.ZipFile(speech_model_zip).read("README.md").decode()
+    assert "pretrained speech ear" in readme_text and "Apache-2.0" in readme_text

@@ -36,12 +36,10 @@ def chirp() -> np.ndarray:
 
 def test_speech_ear_golden_output() -> None:
     e = open_ear("speech", SR).embed(chirp()[None])[0]
-    assert e.shape == (192,) and e.dtype == np.float32
-    assert e[[0, 50, 100, 150, 191]] == pytest.approx([-7.1968, -6.2783, 21.3038, 1.4816, 25.3921], abs=2e-3)
-    assert float(e.mean()) == pytest.approx(5.25429, abs=1e-3)
-    assert float(np.linalg.norm(e)) == pytest.approx(242.7754, rel=1e-4)
-    # the mean (first 96) never exceeds the max (last 96) of the same windows
-    assert np.all(e[:96] <= e[96:] + 1e-4)
+    assert e.shape == (96,) and e.dtype == np.float32
+    assert e[[0, 25, 50, 75, 95]] == pytest.approx([-7.1968, 15.8097, -6.2783, 7.2194, 19.5755], abs=2e-3)
+    assert float(e.mean()) == pytest.approx(0.8924, abs=1e-3)
+    assert float(np.linalg.norm(e)) == pytest.approx(156.268, rel=1e-4)
 
 
 def test_music_ear_golden_output() -> None:

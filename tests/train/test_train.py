@@ -49,7 +49,7 @@ def test_epochs_are_reported_and_the_same_seed_gives_the_same_model(
     project = make_tone_project()
     epochs: list[EpochMetrics] = []
     statuses: list[str] = []
-    spec = TrainSpec(epochs=3, seed=5)
+    spec = TrainSpec(epochs=3, seed=5, model="small")
     one = train(project, spec, on_epoch=epochs.append, on_status=statuses.append)
     assert [m.epoch for m in epochs] == [1, 2, 3] and all(m.epochs == 3 and m.seconds > 0 for m in epochs)
     assert all(0 <= m.train_accuracy <= 1 and 0 <= m.test_accuracy <= 1 and m.train_loss > 0 for m in epochs)
@@ -144,7 +144,7 @@ def test_the_model_converts_to_int8_and_agrees_with_float(trained_tone_project: 
     for name in ("labels.txt", "metadata.json"):
         (folder / name).write_bytes((latest / name).read_bytes())
     int8_model = load_classifier(folder)
-    assert int8_model._input["dtype"] == np.int8
+    assert int8_model.bundle.model.input["dtype"] == np.int8 and int8_model.bundle.model.quantized
     fresh = np.concatenate([tone_clips(np.random.default_rng(5), f, 8) for f in (None, 300.0, 2000.0)])
     agree = (int8_model.scores_batch(fresh).argmax(1) == float_model.scores_batch(fresh).argmax(1)).mean()
     assert agree >= 0.9
