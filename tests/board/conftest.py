@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.deploy.conftest import trained_project  # noqa: F401 (the session's trained model)
+from tests.deploy.conftest import speech_model_zip, trained_project  # noqa: F401 (session models)
 from tests.fixtures.sshd import SshBoard, sshd_board  # noqa: F401 (the fixture, for this folder)
 
 

@@ -148,6 +148,37 @@ def test_predict_py_listens_in_a_fresh_venv_with_only_the_requirements(
     assert f"push: stopped: {len(track.labels)} sent" in text
 
 
+def test_an_embedding_model_listens_too(bundle_venv: tuple[Path, Path], speech_model_zip: Path,
+                                        shared_pulse: PulseMic, mosquitto: Broker, tmp_path: Path) -> None:
+    """The pretrained speech ear's bundle (its weight files and head.npz) runs live with the same venv."""
+    from core.classifier import load_classifier
+    from tests.board.words import word_track
+
+    python = bundle_venv[0]
+    folder = tmp_path / "speech"
+    with zipfile.ZipFile(speech_model_zip) as archive:
+        archive.extractall(folder)
+    assert (folder / "head.npz").is_file() and (folder / "embedding_model.tflite").is_file()
+    track = word_track(speech_model_zip, classifier=load_classifier(speech_model_zip))
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    log = tmp_path / "listen.log"
+    with Subscriber(mosquitto, "siot/speech", client_id="bundle-speech") as subscriber, open(log, "w") as out:
+        listener = subprocess.Popen([str(python), str(folder / "predict.py"), "--listen", "--push",
+                                     mosquitto.url("siot/speech"), "--stats"],
+                                    cwd=folder, env=env, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 60
+            while "predict.py: listening to" not in log.read_text():
+                assert listener.poll() is None and time.monotonic() < deadline, log.read_text()
+                time.sleep(0.1)
+            assert hear(shared_pulse, track, subscriber) == track.labels
+        finally:
+            listener.terminate()
+            listener.wait(timeout=20)
+    stats = json.loads(next(line for line in log.read_text().splitlines() if line.startswith('{"stats"')))
+    assert stats["stats"]["windows"] >= 4 * (track.seconds - 1)  # every window scored, none dropped
+
+
 @pytest.mark.parametrize(("hidden", "line"), [
     (("sounddevice",), "listening to a microphone needs the sounddevice package: python3 -m pip install "
                        "sounddevice"),

@@ -54,8 +54,10 @@ def decisions(classifier, audio: np.ndarray) -> list[str]:  # type: ignore[no-un
     return [d.label for d in found]
 
 
-def word_track(bundle_zip: Path, sequence: tuple[str, ...] = SEQUENCE, lead_seconds: float = 1.0) -> Track:
-    classifier = int8_classifier(bundle_zip)
+def word_track(bundle_zip: Path, sequence: tuple[str, ...] = SEQUENCE, lead_seconds: float = 1.0,
+               classifier=None) -> Track:  # type: ignore[no-untyped-def]
+    """The track for the export's small CNN (int8), or for `classifier` (e.g. its embedding model)."""
+    classifier = classifier or int8_classifier(bundle_zip)
     candidates = speech_files(training=False)
     gap = np.zeros(int(GAP_SECONDS * SR), dtype=np.float32)
     used: set[Path] = set()
