@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 BOARD := tests/fixtures/micropython
 EAR_WHEELS := openwakeword==0.5.1 musicnn==0.1.0
 DEBIAN_PACKAGES := libportaudio2 libsndfile1 pulseaudio pulseaudio-utils libasound2-plugins \
-	mosquitto mosquitto-clients socat espeak-ng sox ffmpeg tmux openssl
+	mosquitto mosquitto-clients socat espeak-ng sox ffmpeg tmux openssl openssh-server openssh-client systemd
 
 .PHONY: demo test lint install system-deps node-deps bench clean
 

@@ -114,7 +114,8 @@ def _load(read: Callable[[str], bytes | None], source: str) -> Classifier:
     try:
         modelstore.check_metadata(json.loads((read("metadata.json") or b"").decode("utf-8")), source)
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        raise ModelError(f"{source}: labels.txt or metadata.json is missing or damaged", "train again") from exc
+        raise ModelError(f"{source}: labels.txt or metadata.json is missing or damaged",
+                         "train again") from exc
     try:
         return Classifier.from_bundle(Bundle(read, source))
     except BundleError as error:

@@ -172,6 +172,26 @@ def predict_script(default_model: str = "model_int8.tflite") -> str:
     return template.replace("@DEFAULT_MODEL@", default_model)
 
 
+# What predict.py needs on a board (the bundle's requirements.txt).
+REQUIREMENTS = """\
+# python3 -m pip install -r requirements.txt  (on Debian 12 and later: inside a venv)
+numpy
+ai-edge-litert; python_version >= "3.9"
+tflite-runtime; python_version < "3.9"
+soundfile  # classifying sound files
+sounddevice  # --listen: the microphone (needs PortAudio: sudo apt-get install libportaudio2)
+paho-mqtt  # --push: results to an MQTT broker
+"""
+
+
+def validate_settings(project_dir: Path) -> dict[str, Any]:
+    """The project's saved validation threshold, the default of predict.py --listen."""
+    from core.project import Project
+
+    saved = Project.open(Path(project_dir)).settings("validate")
+    return {k: saved[k] for k in ("threshold",) if isinstance(saved.get(k), int | float)}
+
+
 EAR_CREDITS = {
     "speech": "`melspectrogram.tflite`, `embedding_model.tflite`: Google's speech_embedding (TFHub "
               "google/speech_embedding/1, Apache-2.0; Lin et al., arXiv:2002.01322) as converted by "
@@ -288,6 +308,7 @@ def export_project(project_dir: Path, output: Path | None = None, *,
         accuracy[kind] = _bundle_accuracy(folder, test_paths, test_targets, audio)
     quant = quantization(int8_model)
     exported = _export_metadata(metadata, labels, audio, features, quant, accuracy, len(train_x))
+    exported["validate"] = validate_settings(Path(project_dir))
     header, source = c_array(int8_model, labels, quant, features)
     files: dict[str, bytes] = {
         **big_files,
@@ -299,6 +320,7 @@ def export_project(project_dir: Path, output: Path | None = None, *,
         "model_int8.h": header.encode(),
         "model_int8.cc": source.encode(),
         "predict.py": predict_script("model_int8.tflite" if kind == SMALL else "").encode(),
+        "requirements.txt": REQUIREMENTS.encode(),
         "README.md": readme(labels, exported).encode(),
         **runtime_files(),
     }

@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "earshot.commands.train",
     "earshot.commands.live",
     "earshot.commands.deploy",
+    "earshot.commands.board",
     "earshot.commands.app",
 )
 

@@ -24,7 +24,7 @@ from tests.fixtures.datasets import DatasetFile
 
 pytestmark = pytest.mark.slow
 ZIP_FILES = {"model.keras", "model.tflite", "model_int8.tflite", "labels.txt", "metadata.json",
-             "model_int8.h", "model_int8.cc", "predict.py", "README.md"}
+             "model_int8.h", "model_int8.cc", "predict.py", "README.md", "requirements.txt"}
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -117,7 +117,8 @@ def test_predict_py_runs_the_runtime_copied_verbatim(exported: Path, unpacked: P
     assert imports <= {"__future__", "argparse", "json", "os", "sys", "io", "math", "time", "types",
                        "collections", "contextlib", "dataclasses", "functools", "importlib", "threading",
                        "typing", "numpy", "soundfile", "ai_edge_litert", "tflite_runtime", "tensorflow",
-                       "earshot_runtime"}, imports
+                       "earshot_runtime", "queue", "signal", "urllib"}, imports
+    # --listen imports sounddevice and paho-mqtt by name, only when listening and pushing.
 
 
 def test_runtime_is_python_37_syntax() -> None:

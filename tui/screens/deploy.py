@@ -26,6 +26,7 @@ from tui.messages import (
     poster,
 )
 from tui.screens.base import ProjectTab
+from tui.widgets.board_deploy import BoardSection
 
 STATS_SECONDS = 0.5
 NO_BOARD = ("No board is plugged in: connect it with a USB data cable, then press g to look again "
@@ -49,6 +50,7 @@ class DeployPane(ProjectTab):
         Binding("p", "push", "Push", tooltip="Real-time Result Push: connect to the broker"),
         Binding("o", "push_stop", "Stop push", tooltip="Real-time Result Push: disconnect"),
         Binding("t", "push_test", "Test msg", tooltip="Send a test message to the push topic"),
+        Binding("b", "board_deploy", "Linux board", tooltip="Run on a Linux board: copy over SSH and listen there"),
     ]
 
     def compose(self) -> ComposeResult:
@@ -97,6 +99,7 @@ class DeployPane(ProjectTab):
                 yield Button("Send test message", id="push-test-btn", classes="compact")
             yield Static("Not pushing. Decisions from Validate > Listen are published while connected.",
                          id="push-status")
+            yield BoardSection(self.need_project, self.push_settings)
 
     ports_found = 0
 
@@ -108,8 +111,12 @@ class DeployPane(ProjectTab):
             self._listed = True
             self.action_refresh_ports()
 
+    def action_board_deploy(self) -> None:
+        self.query_one(BoardSection).deploy()
+
     def show_project(self, project: Project | None) -> None:
         super().show_project(project)
+        self.query_one(BoardSection).show_project(project)
         if project is None:
             return
         from core.push.settings import PushSettings, default_topic, load_push_settings

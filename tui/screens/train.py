@@ -266,7 +266,8 @@ class TrainPane(ProjectTab):
         try:
             values = {s.key: self.query_one(f"#{s.field_id}", Input).value for s in SETTINGS}
             kind = self.query_one("#model-kind", Select).value
-            spec = parse_settings(values, base=project.train_spec, model=kind if isinstance(kind, str) else None)
+            spec = parse_settings(values, base=project.train_spec,
+                                  model=kind if isinstance(kind, str) else None)
             if spec != project.train_spec:
                 project.set_train_spec(spec)
         except EarshotError as error:
