@@ -1,0 +1,387 @@
+"""Calibration: replay a long test stream through the live classifier and choose its threshold and
+smoothing.
+
+The stream is made of sound the model did not train on: the sound part of each test-split clip,
+placed at random times (3-7 s apart) over Background Noise (the project's recordings and any extra
+noise files). The model runs once per window, through `core.infer.StreamingClassifier` exactly as
+`listen` runs it; every threshold x smoothing setting is then replayed from the stored window scores
+through the same class with a model that hands those scores back, so a grid of 80 settings costs
+little more than the one pass.
+
+Counting, per setting: a decision of label L is a hit when a sound of label L was placed so that the
+windows it was smoothed over heard it (after the sound's start, before its end + one clip + the
+smoothing span) and that sound was not reported yet; every other decision is a false activation. A
+placed sound never reported is a miss. The delay is the decision's time minus the sound's end.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.errors import EarshotError
+from core.infer import StreamingClassifier, StreamSettings
+from core.spec import BACKGROUND_NOISE, AudioSpec
+
+THRESHOLDS = tuple(round(0.30 + 0.05 * i, 2) for i in range(14))  # 0.30 ... 0.95
+SMOOTHING = (1, 2, 3, 4, 5, 6)
+GAP_SECONDS = (3.0, 7.0)  # silence between placed sounds: longer than any setting's match span
+MISS_TOLERANCE = 0.05
+SETTINGS_SECTION = "validate"
+CALIBRATION_SECTION = "calibration"
+RULE = ("fewest false activations per hour among the settings that miss no more than the best setting "
+        "+ 5 points (or than the current setting, if that is more); ties go to the setting whose "
+        "neighbours (one threshold step or one smoothing window away) have the fewest, then to fewer "
+        "misses, then to the shorter delay")
+
+
+class CalibrationError(EarshotError):
+    """The project cannot be calibrated (no model, no test split, no noise)."""
+
+
+@dataclass(frozen=True)
+class PlacedSound:
+    """A sound placed in the stream: its label and where its audible part lies (seconds)."""
+
+    label: str
+    start: float
+    end: float
+
+
+@dataclass
+class TestStream:
+    """A long stream `float32 [n]` with the sounds placed in it, in time order."""
+
+    audio: np.ndarray
+    sample_rate: int
+    sounds: list[PlacedSound]
+
+    @property
+    def seconds(self) -> float:
+        return self.audio.size / self.sample_rate
+
+
+@dataclass
+class WindowTrack:
+    """The model's raw scores for every window of a stream: `times float [n]`, `raw float32 [n, k]`."""
+
+    labels: list[str]
+    times: np.ndarray
+    raw: np.ndarray
+    hop_seconds: float
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one setting did on the stream."""
+
+    threshold: float
+    smooth: int
+    sounds: int
+    detected: int
+    false_activations: int
+    false_per_hour: float
+    miss_rate: float
+    delay_ms: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["false_per_hour"] = round(self.false_per_hour, 2)
+        data["miss_rate"] = round(self.miss_rate, 4)
+        data["delay_ms"] = None if self.delay_ms is None else round(self.delay_ms, 1)
+        return data
+
+
+@dataclass
+class Calibration:
+    """Every setting's outcome, the recommendation and the current setting's outcome."""
+
+    curve: list[Outcome]
+    recommended: Outcome
+    current: Outcome
+    stream_seconds: float
+    sounds: int
+    windows: int
+    seed: int
+    seconds_taken: float
+    rule: str = RULE
+    noise: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"recommended": self.recommended.to_dict(), "current": self.current.to_dict(),
+                "curve": [o.to_dict() for o in self.curve], "rule": self.rule,
+                "stream": {"seconds": round(self.stream_seconds, 2), "sounds": self.sounds,
+                           "windows": self.windows, "seed": self.seed, "noise": self.noise},
+                "seconds": round(self.seconds_taken, 2)}
+
+
+# -- the stream -------------------------------------------------------------------------------
+
+
+def audible_bounds(clip: np.ndarray, sample_rate: int, *, below_peak_db: float = 30.0) -> tuple[int, int]:
+    """First and last sample (end exclusive) of the 10 ms frames within `below_peak_db` of the loudest."""
+    frame = max(1, sample_rate // 100)
+    n = clip.size // frame
+    if n == 0:
+        return 0, clip.size
+    rms = np.sqrt(np.mean(clip[:n * frame].reshape(n, frame).astype(np.float64) ** 2, axis=1)) + 1e-10
+    level = 20 * np.log10(rms)
+    loud = np.flatnonzero(level >= level.max() - below_peak_db)
+    return int(loud[0] * frame), int(min(clip.size, (loud[-1] + 1) * frame))
+
+
+def noise_bed(noise: Sequence[np.ndarray], samples: int, rng: np.random.Generator, *,
+              sample_rate: int) -> np.ndarray:
+    """`float32 [samples]` of noise: random stretches (2-10 s) of the given recordings, end to end."""
+    usable = [np.asarray(n, dtype=np.float32) for n in noise if np.asarray(n).size > 0]
+    if not usable:
+        raise CalibrationError("no Background Noise to build the test stream on",
+                               "record 20 seconds of Background Noise, or give --noise FILE")
+    bed = np.empty(samples, dtype=np.float32)
+    filled = 0
+    while filled < samples:
+        source = usable[int(rng.integers(len(usable)))]
+        length = min(samples - filled, source.size, int(rng.integers(2, 11)) * sample_rate)
+        start = int(rng.integers(0, source.size - length + 1))
+        bed[filled:filled + length] = source[start:start + length]
+        filled += length
+    return bed
+
+
+def build_stream(clips: Sequence[tuple[str, np.ndarray]], noise: Sequence[np.ndarray], *, sample_rate: int,
+                 seconds: float, seed: int, gap_seconds: tuple[float, float] = GAP_SECONDS) -> TestStream:
+    """Place the audible part of each `(label, clip)` (in shuffled rounds) over a noise bed.
+
+    Each sound keeps 50 ms of its clip on either side, with 10 ms fades; sounds are `gap_seconds`
+    apart. The same seed gives the same stream.
+    """
+    if not clips:
+        raise CalibrationError("no test clips of any class but Background Noise",
+                               "train the model again so it has a test split")
+    rng = np.random.default_rng(seed)
+    total = int(round(seconds * sample_rate))
+    audio = noise_bed(noise, total, rng, sample_rate=sample_rate)
+    margin, fade = sample_rate // 20, sample_rate // 100
+    order: list[int] = []
+    sounds: list[PlacedSound] = []
+    position = int(rng.uniform(*gap_seconds) * sample_rate)
+    while True:
+        if not order:
+            order = rng.permutation(len(clips)).tolist()
+        label, clip = clips[order.pop()]
+        first, last = audible_bounds(clip, sample_rate)
+        lo, hi = max(0, first - margin), min(clip.size, last + margin)
+        piece = np.asarray(clip[lo:hi], dtype=np.float32).copy()
+        ramp = np.linspace(0.0, 1.0, min(fade, piece.size // 2), dtype=np.float32)
+        if ramp.size:
+            piece[:ramp.size] *= ramp
+            piece[-ramp.size:] *= ramp[::-1]
+        if position + piece.size + int(gap_seconds[0] * sample_rate) > total:
+            break
+        audio[position:position + piece.size] += piece
+        sounds.append(PlacedSound(label, (position + first - lo) / sample_rate,
+                                  (position + last - lo) / sample_rate))
+        position += piece.size + int(rng.uniform(*gap_seconds) * sample_rate)
+    return TestStream(audio, sample_rate, sounds)
+
+
+# -- scoring and replaying --------------------------------------------------------------------
+
+
+class _ReplayModel:
+    """A ScoresModel that hands back stored window scores in order (the audio is ignored)."""
+
+    def __init__(self, labels: Sequence[str], audio: AudioSpec, raw: np.ndarray) -> None:
+        self.labels, self.audio, self.raw, self.next = list(labels), audio, raw, 0
+
+    def scores(self, clip: np.ndarray) -> np.ndarray:
+        row = self.raw[self.next]
+        self.next += 1
+        return row
+
+
+def score_windows(model: Any, stream: TestStream, *, hop_seconds: float = StreamSettings.hop_seconds,
+                  on_progress: Callable[[int, int], None] | None = None,
+                  cancel: threading.Event | None = None) -> WindowTrack:
+    """Run the model once per window of the stream (as `listen` does) and keep the raw scores."""
+    streaming = StreamingClassifier(model, StreamSettings(hop_seconds=hop_seconds, smooth_windows=1,
+                                                          threshold=1.0))
+    if streaming.sample_rate != stream.sample_rate:
+        raise CalibrationError(f"the stream is {stream.sample_rate} Hz but the model needs "
+                               f"{streaming.sample_rate} Hz", "build the stream at the model's rate")
+    times: list[float] = []
+    raw: list[np.ndarray] = []
+    block = stream.sample_rate
+    for start in range(0, stream.audio.size, block):
+        if cancel is not None and cancel.is_set():
+            raise CalibrationError("calibration cancelled", "run it again when ready")
+        for window in streaming.process(stream.audio[start:start + block]):
+            times.append(window.time)
+            raw.append(window.raw)
+        if on_progress is not None:
+            on_progress(min(start + block, stream.audio.size), stream.audio.size)
+    k = len(streaming.labels)
+    return WindowTrack(list(streaming.labels), np.array(times, dtype=np.float64),
+                       np.stack(raw) if raw else np.zeros((0, k), np.float32), hop_seconds, stream.seconds)
+
+
+def replay(track: WindowTrack, audio: AudioSpec, settings: StreamSettings) -> list[tuple[float, str]]:
+    """The decisions `(time, label)` the streaming classifier makes with `settings` on the track."""
+    model = _ReplayModel(track.labels, audio, track.raw)
+    streaming = StreamingClassifier(model, settings)
+    silence = np.zeros(int(round(track.seconds * audio.sample_rate)), dtype=np.float32)
+    decisions: list[tuple[float, str]] = []
+    for start in range(0, silence.size, audio.sample_rate * 60):
+        for window in streaming.process(silence[start:start + audio.sample_rate * 60]):
+            if window.decision is not None:
+                decisions.append((window.decision.time, window.decision.label))
+    return decisions
+
+
+def count(decisions: Iterable[tuple[float, str]], sounds: Sequence[PlacedSound], *, seconds: float,
+          threshold: float, smooth: int, hop_seconds: float, clip_seconds: float) -> Outcome:
+    """Hits, false activations, misses and delay of one setting's decisions (see module doc)."""
+    span = clip_seconds + (smooth - 1) * hop_seconds
+    starts = np.array([s.start for s in sounds], dtype=np.float64)
+    reported = [False] * len(sounds)
+    delays: list[float] = []
+    false = 0
+    for when, label in decisions:
+        i = int(np.searchsorted(starts, when, side="left")) - 1  # the last sound starting before `when`
+        if i >= 0 and sounds[i].label == label and not reported[i] and when <= sounds[i].end + span + 1e-9:
+            reported[i] = True
+            delays.append(when - sounds[i].end)
+        else:
+            false += 1
+    detected = sum(reported)
+    hours = seconds / 3600.0
+    return Outcome(threshold, smooth, len(sounds), detected, false, false / hours if hours else 0.0,
+                   1.0 - detected / len(sounds) if sounds else 0.0,
+                   1000.0 * float(np.mean(delays)) if delays else None)
+
+
+def recommend(curve: Sequence[Outcome], current: Outcome | None = None, *,
+              miss_tolerance: float = MISS_TOLERANCE) -> Outcome:
+    """The setting chosen by RULE."""
+    allowed = min(o.miss_rate for o in curve) + miss_tolerance
+    if current is not None:
+        allowed = max(allowed, current.miss_rate)
+    grid = {(o.threshold, o.smooth): o for o in curve}
+    steps = sorted({o.threshold for o in curve})
+
+    def neighbours(o: Outcome) -> float:
+        i = steps.index(o.threshold)
+        near = [(steps[j], o.smooth) for j in (i - 1, i + 1) if 0 <= j < len(steps)]
+        near += [(o.threshold, o.smooth + d) for d in (-1, 1)]
+        return sum(grid[key].false_per_hour for key in near if key in grid)
+
+    candidates = [o for o in curve if o.miss_rate <= allowed + 1e-9]
+    return min(candidates, key=lambda o: (o.false_per_hour, neighbours(o), o.miss_rate,
+                                          o.delay_ms if o.delay_ms is not None else 1e9))
+
+
+def sweep(track: WindowTrack, stream: TestStream, audio: AudioSpec, *,
+          thresholds: Sequence[float] = THRESHOLDS, smoothing: Sequence[int] = SMOOTHING,
+          extra: Sequence[tuple[float, int]] = (), suppress_seconds: float = StreamSettings.suppress_seconds,
+          cancel: threading.Event | None = None,
+          on_progress: Callable[[int, int], None] | None = None) -> list[Outcome]:
+    """Replay and count every threshold x smoothing setting (and the `extra` ones)."""
+    pairs = list(dict.fromkeys([(float(t), int(s)) for s in smoothing for t in thresholds] +
+                               [(float(t), int(s)) for t, s in extra]))
+    outcomes = []
+    for n, (threshold, smooth) in enumerate(pairs):
+        if cancel is not None and cancel.is_set():
+            raise CalibrationError("calibration cancelled", "run it again when ready")
+        settings = StreamSettings(hop_seconds=track.hop_seconds, smooth_windows=smooth, threshold=threshold,
+                                  suppress_seconds=suppress_seconds)
+        outcomes.append(count(replay(track, audio, settings), stream.sounds, seconds=stream.seconds,
+                              threshold=threshold, smooth=smooth, hop_seconds=track.hop_seconds,
+                              clip_seconds=audio.clip_seconds))
+        if on_progress is not None:
+            on_progress(n + 1, len(pairs))
+    return outcomes
+
+
+# -- a project --------------------------------------------------------------------------------
+
+
+def project_material(project: Any, classifier: Any,
+                     noise_files: Sequence[Path] = ()) -> tuple[list[tuple[str, np.ndarray]], list[np.ndarray]]:
+    """The model's test-split clips (all but Background Noise) and the noise to place them over:
+    the project's Background Noise recordings (else its test-split noise clips) and `noise_files`."""
+    from core.audio import load
+
+    rate = classifier.audio.sample_rate
+    clips: list[tuple[str, np.ndarray]] = []
+    noise_clips: list[np.ndarray] = []
+    for item in classifier.metadata.get("test_split", []):
+        path = Path(project.root) / item["file"]
+        if not path.is_file() or item["label"] not in classifier.labels:
+            continue
+        y = load(path, rate)
+        if item["label"] == BACKGROUND_NOISE:
+            noise_clips.append(y)
+        else:
+            clips.append((item["label"], y))
+    noise: list[np.ndarray] = []
+    if project.has_class(BACKGROUND_NOISE):
+        noise = [load(p, rate) for p in project.recordings(project.get_class(BACKGROUND_NOISE))]
+    if not noise:
+        noise = [np.concatenate(noise_clips)] if noise_clips else []
+    noise += [load(Path(p), rate) for p in noise_files]
+    return clips, noise
+
+
+def calibrate_project(project: Any, *, minutes: float = 10.0, seed: int = 0, noise_files: Sequence[Path] = (),
+                      save: bool = True, on_progress: Callable[[str, float], None] | None = None,
+                      cancel: threading.Event | None = None) -> Calibration:
+    """Calibrate the project's model on a `minutes` long stream; save the recommendation if `save`.
+
+    `on_progress(stage, fraction)` reports "scoring" and "replaying" from 0 to 1.
+    """
+    from core.classifier import load_classifier
+
+    if not 0.5 <= minutes <= 240:
+        raise CalibrationError(f"a stream of {minutes:g} minutes is out of range", "use 0.5 to 240 minutes")
+    started = time.perf_counter()
+    classifier = load_classifier(project.root)
+    saved = project.settings(SETTINGS_SECTION)
+    defaults = StreamSettings()
+    hop = float(saved.get("hop_seconds", defaults.hop_seconds))
+    current = (float(saved.get("threshold", defaults.threshold)),
+               int(saved.get("smooth_windows", defaults.smooth_windows)))
+    clips, noise = project_material(project, classifier, noise_files)
+    stream = build_stream(clips, noise, sample_rate=classifier.audio.sample_rate, seconds=minutes * 60,
+                          seed=seed)
+    if not stream.sounds:
+        raise CalibrationError("the stream is too short to place any sound", "use more --minutes")
+    report = on_progress or (lambda _stage, _fraction: None)
+    track = score_windows(classifier, stream, hop_seconds=hop, cancel=cancel,
+                          on_progress=lambda done, total: report("scoring", done / total))
+    curve = sweep(track, stream, classifier.audio, extra=[current], cancel=cancel,
+                  on_progress=lambda done, total: report("replaying", done / total))
+    now = next(o for o in curve if (o.threshold, o.smooth) == current)
+    chosen = recommend(curve, now)
+    result = Calibration(curve, chosen, now, stream.seconds, len(stream.sounds), len(track.times), seed,
+                         time.perf_counter() - started, noise=[str(p) for p in noise_files])
+    if save:
+        save_recommendation(project, result, classifier.metadata.get("created"))
+    return result
+
+
+def save_recommendation(project: Any, result: Calibration, model_created: str | None = None) -> None:
+    """Store the recommended threshold and smoothing where `listen` and the Validate tab read them."""
+    values = {**project.settings(SETTINGS_SECTION), "threshold": result.recommended.threshold,
+              "smooth_windows": result.recommended.smooth}
+    project.set_settings(SETTINGS_SECTION, values)
+    project.set_settings(CALIBRATION_SECTION, {**result.recommended.to_dict(), "model": model_created,
+                                               "stream_seconds": round(result.stream_seconds, 1),
+                                               "seed": result.seed,
+                                               "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
