@@ -35,7 +35,8 @@ HELD_OUT_NOISE = ("doing_the_dishes", "running_tap")
 NOISE = "Background Noise"
 
 
-def fresh(classifier: Any, stream: Any, settings: list[tuple[float, int]], hop: float) -> list[dict[str, Any]]:
+def fresh(classifier: Any, stream: Any, settings: list[tuple[float, int]],
+          hop: float) -> list[dict[str, Any]]:
     from core.calibrate import score_windows, sweep
 
     track = score_windows(classifier, stream, hop_seconds=hop)
@@ -86,13 +87,12 @@ def run_case(name: str, project: Any, minutes: float, extra_streams: list[tuple[
 
 
 def demo_case(root: Path, minutes: float, epochs: int | None) -> dict[str, Any]:
-    from core.demo import create_demo
-    from core.spec import TrainSpec
-    from core.train import train
-
     from core.audio import load
     from core.calibrate import build_stream, project_material
     from core.classifier import load_classifier
+    from core.demo import create_demo
+    from core.spec import TrainSpec
+    from core.train import train
 
     project = create_demo(root).project
     train(project, TrainSpec() if epochs is None else TrainSpec(epochs=epochs))

@@ -8,10 +8,11 @@ noise files). The model runs once per window, through `core.infer.StreamingClass
 through the same class with a model that hands those scores back, so a grid of 80 settings costs
 little more than the one pass.
 
-Counting, per setting: a decision of label L is a hit when a sound of label L was placed so that the
-windows it was smoothed over heard it (after the sound's start, before its end + one clip + the
-smoothing span) and that sound was not reported yet; every other decision is a false activation. A
-placed sound never reported is a miss. The delay is the decision's time minus the sound's end.
+Counting, per setting: a sound is heard by a decision from its start until its end + one clip + the
+smoothing span (the last window whose smoothed scores include it). A decision while no placed sound
+is heard is a false activation; the first decision of the sound's own label is a hit; any other
+decision while it is heard (another label, or the same one again) is a confusion. A placed sound
+without a hit is a miss. The delay is the decision's time minus the sound's end.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ class PlacedSound:
 
 
 @dataclass
-class TestStream:
+class SoundStream:
     """A long stream `float32 [n]` with the sounds placed in it, in time order."""
 
     audio: np.ndarray
@@ -86,7 +87,8 @@ class Outcome:
     smooth: int
     sounds: int
     detected: int
-    false_activations: int
+    false_activations: int  # reports where no sound was placed
+    confusions: int  # wrong or repeated reports while a placed sound was heard
     false_per_hour: float
     miss_rate: float
     delay_ms: float | None
@@ -156,7 +158,7 @@ def noise_bed(noise: Sequence[np.ndarray], samples: int, rng: np.random.Generato
 
 
 def build_stream(clips: Sequence[tuple[str, np.ndarray]], noise: Sequence[np.ndarray], *, sample_rate: int,
-                 seconds: float, seed: int, gap_seconds: tuple[float, float] = GAP_SECONDS) -> TestStream:
+                 seconds: float, seed: int, gap_seconds: tuple[float, float] = GAP_SECONDS) -> SoundStream:
     """Place the audible part of each `(label, clip)` (in shuffled rounds) over a noise bed.
 
     Each sound keeps 50 ms of its clip on either side, with 10 ms fades; sounds are `gap_seconds`
@@ -189,7 +191,7 @@ def build_stream(clips: Sequence[tuple[str, np.ndarray]], noise: Sequence[np.nda
         sounds.append(PlacedSound(label, (position + first - lo) / sample_rate,
                                   (position + last - lo) / sample_rate))
         position += piece.size + int(rng.uniform(*gap_seconds) * sample_rate)
-    return TestStream(audio, sample_rate, sounds)
+    return SoundStream(audio, sample_rate, sounds)
 
 
 # -- scoring and replaying --------------------------------------------------------------------
@@ -199,7 +201,8 @@ class _ReplayModel:
     """A ScoresModel that hands back stored window scores in order (the audio is ignored)."""
 
     def __init__(self, labels: Sequence[str], audio: AudioSpec, raw: np.ndarray) -> None:
-        self.labels, self.audio, self.raw, self.next = list(labels), audio, raw, 0
+        self.labels: Sequence[str] = list(labels)
+        self.audio, self.raw, self.next = audio, raw, 0
 
     def scores(self, clip: np.ndarray) -> np.ndarray:
         row = self.raw[self.next]
@@ -207,7 +210,7 @@ class _ReplayModel:
         return row
 
 
-def score_windows(model: Any, stream: TestStream, *, hop_seconds: float = StreamSettings.hop_seconds,
+def score_windows(model: Any, stream: SoundStream, *, hop_seconds: float = StreamSettings.hop_seconds,
                   on_progress: Callable[[int, int], None] | None = None,
                   cancel: threading.Event | None = None) -> WindowTrack:
     """Run the model once per window of the stream (as `listen` does) and keep the raw scores."""
@@ -247,22 +250,24 @@ def replay(track: WindowTrack, audio: AudioSpec, settings: StreamSettings) -> li
 
 def count(decisions: Iterable[tuple[float, str]], sounds: Sequence[PlacedSound], *, seconds: float,
           threshold: float, smooth: int, hop_seconds: float, clip_seconds: float) -> Outcome:
-    """Hits, false activations, misses and delay of one setting's decisions (see module doc)."""
+    """Hits, false activations, confusions, misses and delay of one setting's decisions (module doc)."""
     span = clip_seconds + (smooth - 1) * hop_seconds
     starts = np.array([s.start for s in sounds], dtype=np.float64)
     reported = [False] * len(sounds)
     delays: list[float] = []
-    false = 0
+    false = confused = 0
     for when, label in decisions:
         i = int(np.searchsorted(starts, when, side="left")) - 1  # the last sound starting before `when`
-        if i >= 0 and sounds[i].label == label and not reported[i] and when <= sounds[i].end + span + 1e-9:
+        if i < 0 or when > sounds[i].end + span + 1e-9:
+            false += 1
+        elif sounds[i].label == label and not reported[i]:
             reported[i] = True
             delays.append(when - sounds[i].end)
         else:
-            false += 1
+            confused += 1
     detected = sum(reported)
     hours = seconds / 3600.0
-    return Outcome(threshold, smooth, len(sounds), detected, false, false / hours if hours else 0.0,
+    return Outcome(threshold, smooth, len(sounds), detected, false, confused, false / hours if hours else 0.0,
                    1.0 - detected / len(sounds) if sounds else 0.0,
                    1000.0 * float(np.mean(delays)) if delays else None)
 
@@ -287,7 +292,7 @@ def recommend(curve: Sequence[Outcome], current: Outcome | None = None, *,
                                           o.delay_ms if o.delay_ms is not None else 1e9))
 
 
-def sweep(track: WindowTrack, stream: TestStream, audio: AudioSpec, *,
+def sweep(track: WindowTrack, stream: SoundStream, audio: AudioSpec, *,
           thresholds: Sequence[float] = THRESHOLDS, smoothing: Sequence[int] = SMOOTHING,
           extra: Sequence[tuple[float, int]] = (), suppress_seconds: float = StreamSettings.suppress_seconds,
           cancel: threading.Event | None = None,
@@ -312,8 +317,10 @@ def sweep(track: WindowTrack, stream: TestStream, audio: AudioSpec, *,
 # -- a project --------------------------------------------------------------------------------
 
 
-def project_material(project: Any, classifier: Any,
-                     noise_files: Sequence[Path] = ()) -> tuple[list[tuple[str, np.ndarray]], list[np.ndarray]]:
+Material = tuple[list[tuple[str, np.ndarray]], list[np.ndarray]]
+
+
+def project_material(project: Any, classifier: Any, noise_files: Sequence[Path] = ()) -> Material:
     """The model's test-split clips (all but Background Noise) and the noise to place them over:
     the project's Background Noise recordings (else its test-split noise clips) and `noise_files`."""
     from core.audio import load
