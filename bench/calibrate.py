@@ -67,6 +67,7 @@ def run_case(name: str, project: Any, minutes: float, extra_streams: list[tuple[
     from core.infer import StreamSettings
 
     default = StreamSettings()
+    project.set_settings("validate", {})  # start from the defaults, as a new project does
     started = time.perf_counter()
     result = calibrate_project(project, minutes=minutes, seed=0, noise_files=noise)
     seconds = time.perf_counter() - started
@@ -94,8 +95,10 @@ def demo_case(root: Path, minutes: float, epochs: int | None) -> dict[str, Any]:
     from core.spec import TrainSpec
     from core.train import train
 
+    trained = (root / "models" / "latest").is_dir()
     project = create_demo(root).project
-    train(project, TrainSpec() if epochs is None else TrainSpec(epochs=epochs))
+    if not trained:
+        train(project, TrainSpec() if epochs is None else TrainSpec(epochs=epochs))
     used, held = noise_files()
     clips, beds = project_material(project, load_classifier(project.root))
     unseen = build_stream(clips, beds + [load(f, 16000) for f in held], sample_rate=16000,
@@ -114,7 +117,8 @@ def keywords_case(root: Path, minutes: float, epochs: int | None) -> dict[str, A
 
     rows = [r for r in manifest() if r["path"].startswith("speech_commands/")
             and r["class"] in (*WORDS, "_silence_")]
-    project = Project.create(root, name="keywords")
+    trained = (root / "models" / "latest").is_dir()
+    project = Project.open(root) if trained else Project.create(root, name="keywords")
     test_clips: list[tuple[str, np.ndarray]] = []
     train_clips: dict[str, list[np.ndarray]] = {}
     for row in rows:
@@ -128,6 +132,9 @@ def keywords_case(root: Path, minutes: float, epochs: int | None) -> dict[str, A
     noise_info = project.get_class(NOISE)
     used, held = noise_files()
     held_noise = [load(f, 16000) for f in held]
+    unseen = build_stream(test_clips, held_noise, sample_rate=16000, seconds=minutes * 60, seed=2)
+    if trained:
+        return run_case("keywords", project, minutes, [("unseen speakers+noise", unseen)], [])
     for path in used:
         y = load(path, 16000)
         project.save_recording(noise_info, y, label=path.stem)
@@ -137,7 +144,6 @@ def keywords_case(root: Path, minutes: float, epochs: int | None) -> dict[str, A
         info = noise_info if label == NOISE else project.add_class(label)
         project.add_clips(info, clips[:100], prefix=label)
     train(project, TrainSpec() if epochs is None else TrainSpec(epochs=epochs))
-    unseen = build_stream(test_clips, held_noise, sample_rate=16000, seconds=minutes * 60, seed=2)
     return run_case("keywords", project, minutes, [("unseen speakers+noise", unseen)], [])
 
 
@@ -146,13 +152,16 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--case", choices=("demo", "keywords", "all"), default="all")
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--epochs", type=int, help="training epochs (default: the project default)")
+    parser.add_argument("--workdir", type=Path,
+                        help="keep the projects here and reuse the trained ones (default: a temp folder)")
     args = parser.parse_args(argv)
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="earshot-bench-calibrate-") as tmp:
+        work = args.workdir or Path(tmp)
         if args.case in ("demo", "all"):
-            results["demo"] = demo_case(Path(tmp) / "demo", args.minutes, args.epochs)
+            results["demo"] = demo_case(work / "demo", args.minutes, args.epochs)
         if args.case in ("keywords", "all"):
-            results["keywords"] = keywords_case(Path(tmp) / "keywords", args.minutes, args.epochs)
+            results["keywords"] = keywords_case(work / "keywords", args.minutes, args.epochs)
     results["peak_rss_mb"] = round(peak_rss_mb(), 1)
     record("calibrate", results)
     return 0 if all(c["goal_met"] for r in results.values() if isinstance(r, dict)

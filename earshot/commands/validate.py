@@ -5,8 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import threading
 from pathlib import Path
 from typing import Any
+
+from core.errors import CaptureError
 
 MARKERS = "ox+*#@%&$"
 
@@ -135,6 +138,60 @@ def table(result: Any) -> str:
         lines.append(f" {o.threshold:9.2f}  {o.smooth:6d}  {o.false_per_hour:10.1f}  {o.miss_rate:6.1%}  "
                      f"{delay:>7}  {', '.join(mark)}".rstrip())
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- listen --keep-to
+
+
+def make_keeper(args: argparse.Namespace, is_project: bool) -> Any:
+    """The --keep-to collector (checked before listening starts), or None."""
+    if args.keep_to is None:
+        if args.keep_max is not None:
+            raise CaptureError("--keep-max needs --keep-to", "add --keep-to CLASS")
+        return None
+    if not is_project:
+        raise CaptureError("--keep-to needs a project folder, not a model", "give the project folder")
+    if args.keep_max is not None and args.keep_max < 1:
+        raise CaptureError("--keep-max must be at least 1", "give --keep-max 1 or more")
+    from core.project import Project
+
+    project = Project.open(args.model)
+    return Keeper(project, project.get_class(args.keep_to).name, args.keep_max)
+
+
+class Keeper:
+    """Keeps the window behind each decision as a sample of one class (listen --keep-to)."""
+
+    def __init__(self, project: Any, class_name: str, limit: int | None) -> None:
+        self.project, self.class_name, self.limit = project, class_name, limit
+        self.kept: list[Any] = []
+        self.recent: Any = None
+        self.clip_samples = 0
+        self.cancel: threading.Event | None = None
+
+    def tap(self, source: Any, classifier: Any, cancel: threading.Event) -> Any:
+        from core.keep import RecentAudio, TappedSource
+
+        self.recent = RecentAudio(classifier.audio.sample_rate)
+        self.clip_samples, self.cancel = classifier.audio.clip_samples, cancel
+        return TappedSource(source, self.recent)
+
+    def keep(self, decision: Any) -> None:
+        from core.keep import keep_window
+
+        if self.limit is not None and len(self.kept) >= self.limit:
+            return
+        self.kept.append(keep_window(self.project, self.class_name,
+                                     self.recent.at_time(decision.time, self.clip_samples)))
+        if self.limit is not None and len(self.kept) >= self.limit and self.cancel is not None:
+            self.cancel.set()
+
+    def summary(self) -> str:
+        folder = self.project.samples_dir(self.project.get_class(self.class_name))
+        where = folder.relative_to(self.project.root)
+        limit = " (the --keep-max limit)" if self.limit is not None and len(self.kept) >= self.limit else ""
+        return (f"kept {len(self.kept)} window{'s' if len(self.kept) != 1 else ''} as samples of "
+                f"{self.class_name!r} in {where}{limit}; raw audio in recordings/{folder.name}")
 
 
 # ---------------------------------------------------------------- map
