@@ -153,11 +153,23 @@ def peak_levels(clips: np.ndarray, sample_rate: int) -> np.ndarray:
 
 
 def _embedder(classifier: Any) -> Callable[[np.ndarray], np.ndarray] | None:
-    for owner in (classifier, getattr(classifier, "ear", None)):
+    """The model's own `embed(clips) -> [n, d]`, wherever it exposes one (the classifier or its bundle)."""
+    for owner in (classifier, getattr(classifier, "bundle", None), getattr(classifier, "ear", None)):
         embed = getattr(owner, "embed", None)
         if callable(embed):
             return embed
     return None
+
+
+def describe(clips: np.ndarray, db: np.ndarray, classifier: Any) -> tuple[np.ndarray, str]:
+    """`[n, d]` descriptions of the clips and where they come from: the model's embedding when it has
+    one (a flat vector per clip), else log-mel statistics (what the small CNN sees)."""
+    embed = _embedder(classifier) if classifier is not None else None
+    if embed is not None:
+        vectors = np.asarray(embed(clips), dtype=np.float32)
+        if vectors.ndim == 2 and len(vectors) == len(clips):
+            return vectors, "PCA of the model's embedding"
+    return log_mel_statistics(db), "PCA of log-mel statistics"
 
 
 def build_map(project: Any, *, classifier: Any = None, use_model: bool = True) -> DataMap:
@@ -180,12 +192,7 @@ def build_map(project: Any, *, classifier: Any = None, use_model: bool = True) -
     db = log_mel_batch(clips, FeatureSpec.for_audio(audio))
     if use_model and classifier is None:
         classifier = _load_model(project)
-    embed = _embedder(classifier) if classifier is not None else None
-    if embed is not None:
-        described, source = np.asarray(embed(clips), dtype=np.float32).reshape(len(clips), -1), \
-            "PCA of the model's embedding"
-    else:
-        described, source = log_mel_statistics(db), "PCA of log-mel statistics"
+    described, source = describe(clips, db, classifier)
     y = np.array(targets)
     scores = standardise_and_project(described)
     near = nearest(scores, NEIGHBOURS)

@@ -83,3 +83,29 @@ def test_tiny_projects_give_a_map_without_suspects(tmp_path: Path, n: int, rng: 
                                                             for _ in range(n)], prefix="n")
     data_map = build_map(project)
     assert len(data_map.points) == n and data_map.suspects == []
+
+
+class EmbeddingModel:
+    """A model that exposes an embedding: the clip's RMS and its zero-crossing rate."""
+
+    labels = [BACKGROUND_NOISE, "low", "high"]
+
+    def __init__(self) -> None:
+        self.embedded = 0
+
+    def embed(self, clips: np.ndarray) -> np.ndarray:
+        self.embedded += len(clips)
+        crossings = (np.diff(np.sign(clips), axis=1) != 0).mean(axis=1)
+        return np.stack([np.sqrt((clips ** 2).mean(axis=1)), crossings], axis=1)
+
+    def scores_batch(self, clips: np.ndarray) -> np.ndarray:
+        return np.tile([0.4, 0.3, 0.3], (len(clips), 1))
+
+
+def test_a_model_embedding_is_used_when_the_model_has_one(tmp_path: Path) -> None:
+    project = tone_project(tmp_path / "tones")
+    wrong = mislabel(project, "high", "low")
+    model = EmbeddingModel()
+    data_map = build_map(project, classifier=model)
+    assert data_map.source == "PCA of the model's embedding" and model.embedded == 72
+    assert data_map.suspects[0].path == wrong
