@@ -1,41 +1,39 @@
-"""The earshot app: five tabs (Project, Data, Train, Validate, Deploy), a footer and a help screen.
+"""The earshot app: five tabs (Project, Data, Train, Validate, Deploy), a key bar and a help screen.
 
-Handlers live on the pane that owns them; the app only opens projects, switches tabs, shows errors
-and catches unexpected worker failures in one place.
+Handlers live on the pane that owns them; the app opens projects (panes post ProjectChosen),
+switches tabs, keeps focus on the visible tab's keys and reports unexpected worker failures in one
+place. What the app talks to outside itself comes in one Services object.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.widgets import Footer, Header, TabbedContent
-from textual.worker import Worker, WorkerState
+from textual.widget import Widget
+from textual.widgets import Header, TabbedContent
+from textual.widgets._tabbed_content import ContentTabs
 
 from core.errors import EarshotError
 from core.project import Project
 from tui import recent
-from tui.messages import ActionFailed, ProjectChanged, ProjectOpened
+from tui.messages import ActionFailed, ProjectChanged, ProjectChosen, ProjectOpened, WorkerFailed
+from tui.paths import shown_path
 from tui.screens.base import ProjectTab
 from tui.screens.data import DataPane
 from tui.screens.deploy import DeployPane
-from tui.screens.help import HelpScreen
+from tui.screens.dialogs import ConfirmDialog, PathDialog, TextDialog
+from tui.screens.help import HelpScreen, KeySection, bindings_of
 from tui.screens.project import ProjectPane
+from tui.screens.record import RecordDialog
 from tui.screens.train import TrainPane
 from tui.screens.validate import ValidatePane
-from tui.sources import AudioBackend, default_backend
+from tui.services import Services
+from tui.widgets.key_bar import KeyBar
 
-
-def list_serial_ports() -> list[Any]:
-    from core.deploy.serial import list_serial_ports as listed
-
-    return list(listed())
-
-
-TABS = ("project", "data", "train", "validate", "deploy")
+PANES: tuple[type[ProjectTab], ...] = (ProjectPane, DataPane, TrainPane, ValidatePane, DeployPane)
 
 
 class EarshotApp(App[None]):
@@ -48,44 +46,41 @@ class EarshotApp(App[None]):
     BINDINGS = [
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("ctrl+q", "quit", "Quit", priority=True),
-        *[Binding(str(n), f"show_tab('{tab}')", tab.title(), show=False) for n, tab in enumerate(TABS, 1)],
+        Binding("escape", "focus_tab", "Back to the tab's keys", show=False),
+        *[Binding(str(n), f"show_tab('{pane.TAB_ID}')", pane.TITLE, show=False)
+          for n, pane in enumerate(PANES, 1)],
     ]
 
-    def __init__(self, project_dir: Path | None = None, *, backend: AudioBackend | None = None,
-                 serial_ports: Callable[[], list[Any]] | None = None, prewarm: bool = True) -> None:
-        """`backend` gives microphones, `serial_ports` lists boards (core.deploy.serial by default);
-        `prewarm` imports TensorFlow in the background when the Train tab is first shown."""
+    def __init__(self, project_dir: Path | None = None, *, services: Services | None = None) -> None:
         super().__init__()
+        self.services = services or Services()
         self.project: Project | None = None
-        self.publisher: Any = None  # a started core.push.mqtt.MqttPublisher while pushing
-        self.backend = backend or default_backend()
-        self.serial_ports = serial_ports or list_serial_ports
-        self.prewarm = prewarm
         self._initial = project_dir
 
     def compose(self) -> ComposeResult:
         yield Header(icon="♪")
         with TabbedContent(initial="project", id="tabs"):
-            yield ProjectPane()
-            yield DataPane()
-            yield TrainPane()
-            yield ValidatePane()
-            yield DeployPane()
-        yield Footer()
+            for pane in PANES:
+                yield pane(self.services)
+        yield KeyBar()
 
     def on_mount(self) -> None:
+        self.query_one(ContentTabs).can_focus = False  # 1-5 switch tabs; focus stays on a tab's keys
+        self.watch(self.screen, "focused", self.focus_changed, init=False)
         if self._initial is not None:
             self.open_project(self._initial)
-        else:
-            self.call_after_refresh(self.query_one(ProjectPane).focus_default)
+        self.call_after_refresh(self._refocus)
 
     def on_unmount(self) -> None:
         """Quitting while pushing: send what is queued (briefly) and disconnect cleanly."""
-        if self.publisher is not None:
-            self.publisher.stop(timeout=1.0)
-            self.publisher = None
+        publisher = self.services.push.detach()
+        if publisher is not None:
+            publisher.stop(timeout=1.0)
 
     # -- projects ---------------------------------------------------------------------------
+
+    def on_project_chosen(self, message: ProjectChosen) -> None:
+        self.open_project(message.path, create=message.create, name=message.name)
 
     def open_project(self, path: Path, *, create: bool = False, name: str | None = None) -> bool:
         """Open (or create) a project and show it on every pane; report failures and return False."""
@@ -95,15 +90,13 @@ class EarshotApp(App[None]):
             self.show_error("Cannot open project" if not create else "Cannot create project", error)
             return False
         self.project = project
-        self.sub_title = f"{project.name} · {project.root}"
+        self.sub_title = f"{project.name} · {shown_path(project.root)}"
         recent.remember(project.root)
+        for pane in self.query(ProjectTab):
+            pane.show_project(project)
         self.post_message(ProjectOpened(project.root))
         self.action_show_tab("data")
         return True
-
-    def on_project_opened(self, message: ProjectOpened) -> None:
-        for pane in self.query(ProjectTab):
-            pane.show_project(self.project)
 
     def on_project_changed(self, message: ProjectChanged) -> None:
         for pane in self.query(ProjectTab):
@@ -118,19 +111,21 @@ class EarshotApp(App[None]):
     def on_action_failed(self, message: ActionFailed) -> None:
         self.show_error(message.title, message.error)
 
-    def report_worker_state(self, event: Worker.StateChanged) -> None:
-        """The one place failed workers are reported (panes and dialogs forward their events here)."""
-        if event.state != WorkerState.ERROR:
-            return
-        error: Any = event.worker.error
-        title = (event.worker.description or event.worker.name or "Background task").split("(")[0]
+    def on_worker_failed(self, message: WorkerFailed) -> None:
+        """The one place failed workers are reported (panes and dialogs post WorkerFailed)."""
+        error: Any = message.error
         if isinstance(error, EarshotError):
-            self.show_error(title, error)
+            self.show_error(message.title, error)
         else:
-            self.notify(f"{type(error).__name__}: {error}", title=f"{title} failed unexpectedly",
+            self.notify(f"{type(error).__name__}: {error}", title=f"{message.title} failed unexpectedly",
                         severity="error", timeout=10)
 
-    # -- navigation -------------------------------------------------------------------------
+    # -- navigation and focus ---------------------------------------------------------------
+
+    @property
+    def active_pane(self) -> ProjectTab:
+        tabs = self.query_one(TabbedContent)
+        return self.query_one(f"#{tabs.active}", ProjectTab)
 
     def action_show_tab(self, tab: str) -> None:
         if len(self.screen_stack) > 1:
@@ -138,6 +133,32 @@ class EarshotApp(App[None]):
         self.screen.set_focus(None)  # a focused widget in the old tab would switch back to it
         self.query_one(TabbedContent).active = tab
 
+    def action_focus_tab(self) -> None:
+        """Esc anywhere on the main screen: back to the visible tab's main widget and its keys."""
+        if len(self.screen_stack) == 1:
+            self.active_pane.focus_default()
+
+    def focus_changed(self, focused: Widget | None) -> None:
+        """Focus lost (a focused button got disabled) or gone to a hidden tab: back to the visible tab."""
+        if len(self.screen_stack) > 1 or self.screen is not self.screen_stack[0]:
+            return
+        pane = self.active_pane
+        if focused is None or pane not in focused.ancestors:
+            self.call_after_refresh(self._refocus)
+
+    def _refocus(self) -> None:
+        if len(self.screen_stack) == 1 and not self.active_pane.holds_focus():
+            self.active_pane.focus_default()
+
+    def key_sections(self) -> list[KeySection]:
+        """(section, bindings) for the app, each tab and each dialog, in workflow order."""
+        owners: list[tuple[str, type]] = [("Everywhere", EarshotApp), ("Every tab", ProjectTab)]
+        owners += [(pane.TITLE, pane) for pane in PANES]
+        owners.insert(4, ("Record", RecordDialog))
+        owners += [("Yes/no questions", ConfirmDialog), ("File picker", PathDialog),
+                   ("Text input", TextDialog)]
+        return [(title, bindings_of(owner)) for title, owner in owners]
+
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(self.key_sections()))

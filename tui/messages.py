@@ -31,6 +31,15 @@ def poster(target: CanPost, make: Callable[..., Message]) -> Callable[..., None]
 
 
 @dataclass
+class ProjectChosen(Message):
+    """The user chose a project to open (or to create, with an optional name); the app opens it."""
+
+    path: Path
+    create: bool = False
+    name: str | None = None
+
+
+@dataclass
 class ProjectOpened(Message):
     """A project was opened or created; every pane shows it."""
 
@@ -47,6 +56,14 @@ class ProjectChanged(Message):
 @dataclass
 class DemoBuilt(Message):
     path: Path
+
+
+@dataclass
+class WorkerFailed(Message):
+    """A background task failed (an EarshotError is expected, anything else is a bug)."""
+
+    title: str
+    error: BaseException | None
 
 
 @dataclass
@@ -106,6 +123,7 @@ class RecordingFinished(Message):
     cancelled: bool
     silent: bool
     audio: Any = field(repr=False, default=None)
+    error: EarshotError | None = None
 
 
 @dataclass
@@ -162,9 +180,10 @@ class TrainingFailed(Message):
 
 @dataclass
 class WindowScored(Message):
-    """Smoothed scores of the latest live window (label -> score) and the audio level."""
+    """Smoothed scores of the latest live window (label -> score), its end in seconds of the stream
+    and the audio level. (`Message.time` is Textual's own clock: never name a field `time`.)"""
 
-    time: float
+    seconds: float
     scores: dict[str, float]
     level_db: float = -100.0
 
@@ -181,10 +200,11 @@ class DecisionMade(Message):
 
 @dataclass
 class FileClassified(Message):
-    """A file was classified (`prediction` is core.classifier.Prediction)."""
+    """A file was classified (`prediction` is core.classifier.Prediction), or could not be (`error`)."""
 
     path: Path
     prediction: Any
+    error: str = ""
 
 
 @dataclass
@@ -235,9 +255,17 @@ class FlashFailed(Message):
 
 @dataclass
 class PushStatusChanged(Message):
-    """The MQTT publisher reported a status line (connected, reconnecting, stopped...)."""
+    """The MQTT publisher reported a status line (connected, reconnecting, stopped...) and, while
+    not connected, the reason (refused, unreachable, lost)."""
 
     text: str
+    state: str = ""
+    reason: str = ""
+
+    @classmethod
+    def of(cls, status: Any) -> PushStatusChanged:
+        """From a core.push.mqtt.PushStatus."""
+        return cls(status.message, status.state, status.reason)
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, PushStatusChanged)

@@ -22,6 +22,25 @@ class AudioBackend(Protocol):
         ...
 
 
+# PortAudio's names for the sound system's own devices, as a person would call them.
+PLAIN_NAMES = {
+    "default": "System default input",
+    "sysdefault": "System default input (ALSA)",
+    "pulse": "PulseAudio sound server",
+    "pipewire": "PipeWire sound server",
+}
+
+
+def microphone_label(name: str, *, is_default: bool) -> str:
+    """A device name a person recognises: "USB Audio Device" rather than "USB Audio Device: - (hw:2,0)"."""
+    plain = PLAIN_NAMES.get(name.strip().lower())
+    if plain is None:
+        plain = name.split(" (hw:")[0].replace(": -", "").strip() or name
+        if "(hw:" in name:
+            plain += f" [{name.split('(hw:')[1].rstrip(')')}]"
+    return f"{plain} (default)" if is_default else plain
+
+
 class PortAudioBackend:
     """Microphones as PortAudio (sounddevice) lists them."""
 
@@ -29,7 +48,7 @@ class PortAudioBackend:
         from core.capture import list_input_devices
 
         devices = sorted(list_input_devices(), key=lambda d: not d.is_default)
-        return [(str(d.index), f"{d.name}{' (default)' if d.is_default else ''}") for d in devices]
+        return [(str(d.index), microphone_label(d.name, is_default=d.is_default)) for d in devices]
 
     def open_microphone(self, key: str | None, sample_rate: int) -> AudioSource:
         from core.capture import MicrophoneSource

@@ -38,11 +38,16 @@ State = Literal["connecting", "connected", "refused", "unreachable", "lost", "re
 
 @dataclass(frozen=True)
 class PushStatus:
-    """One connection event; `message` is a line for the user (never contains the password)."""
+    """One connection event; `message` is a line for the user (never contains the password).
+
+    `reason` is why the link is down (refused, unreachable or lost), carried by every later event
+    until a connection succeeds, so a "retrying in 8 s" line can still say what went wrong.
+    """
 
     state: State
     message: str
     retry_in: float | None = None
+    reason: str = ""
 
     @property
     def ok(self) -> bool:
@@ -128,6 +133,8 @@ class MqttPublisher:
         self._stopping = False
         self._outcome: PushStatus | None = None  # the latest connection attempt's result
         self._retry_delay: float | None = None  # mirrors paho's backoff to report "retrying in N s"
+        self._reason = ""  # the last failure, until connected
+        self.last_payload: str | None = None  # the last message handed to the broker connection
         self._counts = dict(received=0, sent=0, dropped=0, lost=0, max_queued=0)
         self._client: Any = None
         self._worker: threading.Thread | None = None
@@ -287,6 +294,8 @@ class MqttPublisher:
                 with self._cond:
                     self._counts["lost"] += 1
                 continue
+            if info.rc == 0:
+                self.last_payload = payload.decode("utf-8", errors="replace")
             with self._cond:
                 if info.mid in self._early:
                     self._early.discard(info.mid)
@@ -300,13 +309,16 @@ class MqttPublisher:
 
     def _on_pre_connect(self, client: Any, userdata: Any) -> None:
         settings = self.settings
-        self._emit(PushStatus("connecting", f"connecting to {settings.address} as {settings.username}"))
+        self._emit(PushStatus("connecting", f"connecting to {settings.address} as {settings.username}",
+                              reason=self._reason))
 
     def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
         if reason.is_failure:
-            self._emit_outcome(PushStatus("refused", refusal_message(reason)))
+            self._reason = refusal_message(reason)
+            self._emit_outcome(PushStatus("refused", self._reason, reason=self._reason))
             return
         self._retry_delay = None
+        self._reason = ""
         with self._cond:
             if self.settings.qos == 0:  # handed over while the link was dying: paho dropped them
                 self._counts["lost"] += len(self._in_flight)
@@ -320,7 +332,8 @@ class MqttPublisher:
     def _on_connect_fail(self, client: Any, userdata: Any) -> None:
         first = self._outcome is None
         hint = " (check the CA file and that the broker speaks TLS there)" if self.settings.tls else ""
-        self._emit_outcome(PushStatus("unreachable", f"cannot reach {self.settings.address}{hint}"))
+        self._reason = f"cannot reach {self.settings.address}{hint}"
+        self._emit_outcome(PushStatus("unreachable", self._reason, reason=self._reason))
         self._announce_retry(first_connection=first)
 
     def _on_disconnect(self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
@@ -336,7 +349,8 @@ class MqttPublisher:
             return
         if was_connected:
             detail = "" if str(reason) in ("Unspecified error", "Success") else f" ({reason})"
-            self._emit(PushStatus("lost", f"connection to {self.settings.address} lost{detail}"))
+            self._reason = f"connection to {self.settings.address} lost{detail}"
+            self._emit(PushStatus("lost", self._reason, reason=self._reason))
         self._announce_retry()
 
     def _on_publish(self, client: Any, userdata: Any, mid: int, reason: Any, properties: Any) -> None:
@@ -368,7 +382,8 @@ class MqttPublisher:
         if first_connection and previous is None:
             self._retry_delay = min(delay * 2, self._max_retry)
             delay += self._retry_delay
-        self._emit(PushStatus("retrying", f"retrying in {delay:g} s", retry_in=float(delay)))
+        self._emit(PushStatus("retrying", f"retrying in {delay:g} s", retry_in=float(delay),
+                              reason=self._reason))
 
     def _emit(self, status: PushStatus) -> None:
         self.status = status

@@ -7,10 +7,14 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 
 from tests.fixtures.datasets import DatasetFile
+
+SR = 16000
 
 
 @pytest.fixture(autouse=True)
@@ -82,3 +86,46 @@ def words_project(word_split: WordSplit, tmp_path: Path) -> Path:
             project.add_class(name)
         import_samples(project, [folder], class_name=name)
     return root
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A project trained on 24 speakers per word, and a track of 4 unseen speakers saying yes/no."""
+    from core.audio import load
+    from core.ingest import import_samples
+    from core.project import Project
+    from core.spec import TrainSpec
+    from core.train import train
+    from tests.fixtures.datasets import manifest
+
+    files: list[DatasetFile] = manifest()
+    folder = tmp_path_factory.mktemp("deploy")
+    root = folder / "words"
+    project = Project.create(root, name="words")
+    held: list[Path] = []
+    for label, name in (("_silence_", "Background Noise"), ("yes", "yes"), ("no", "no")):
+        paths, _ = by_speaker(files, label, 28)
+        if not project.has_class(name):
+            project.add_class(name)
+        import_samples(project, [copy_folder(paths[:24], folder / "upload" / name)], class_name=name)
+        if label != "_silence_":
+            held += paths[24:28]
+    train(project, TrainSpec(epochs=12, batch_size=16, learning_rate=0.003, seed=1))
+    gap = np.zeros(SR // 2, dtype=np.float32)
+    track = np.concatenate([np.concatenate([load(p, SR), gap]) for p in held])
+    return {"root": root, "track": track}
+
+
+class TrackBackend:
+    """A "microphone" that replays a track (four times faster than real time by default)."""
+
+    def __init__(self, track: np.ndarray, speed: float = 4) -> None:
+        self.track, self.speed = track, speed
+
+    def microphones(self) -> list[tuple[str, str]]:
+        return [("track", "unseen speakers")]
+
+    def open_microphone(self, key: str | None, sample_rate: int) -> Any:
+        from core.capture import WavFileSource
+
+        return WavFileSource.from_array(self.track, sample_rate, speed=self.speed)

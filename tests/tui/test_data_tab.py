@@ -14,12 +14,13 @@ from tests.tui.test_workflow import Recorder, answer_text, settle
 from tui import messages as msg
 from tui.app import EarshotApp
 from tui.screens.dialogs import ConfirmDialog
+from tui.services import Services
 from tui.widgets.class_table import ClassTable
 
 
 async def test_class_and_sample_edits(words_project: Path, tmp_path: Path) -> None:
     recorder = Recorder()
-    app = EarshotApp(words_project, prewarm=False)
+    app = EarshotApp(words_project, services=Services(prewarm=False))
     async with app.run_test(size=(100, 34), message_hook=recorder) as pilot:
         await pilot.pause()
         table = app.query_one(ClassTable)
@@ -67,7 +68,7 @@ async def test_class_and_sample_edits(words_project: Path, tmp_path: Path) -> No
 @pytest.mark.hardware
 async def test_play_sample_through_pulseaudio(words_project: Path, pulse_mic: PulseMic) -> None:
     recorder = Recorder()
-    app = EarshotApp(words_project, prewarm=False)
+    app = EarshotApp(words_project, services=Services(prewarm=False))
     async with app.run_test(size=(100, 34), message_hook=recorder) as pilot:
         await pilot.pause()
         await pilot.press("p")  # the first sample of Background Noise, played on the default output

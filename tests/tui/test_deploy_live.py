@@ -4,63 +4,21 @@ to board onto MicroPython behind a pty; then quitting mid-training leaves the pr
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import numpy as np
 import pytest
 from textual.widgets import Input
 
-from core.audio import load
-from core.capture import WavFileSource
-from core.ingest import import_samples
 from core.project import Project
-from core.spec import TrainSpec
-from tests.fixtures.datasets import DatasetFile, manifest
-from tests.tui.conftest import by_speaker, copy_folder
+from tests.tui.conftest import TrackBackend
 from tests.tui.test_workflow import Recorder, settle
 from tui import messages as msg
 from tui.app import EarshotApp
+from tui.services import Services
 
 pytestmark = [pytest.mark.slow, pytest.mark.hardware]
 SR = 16000
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """A project trained on 24 speakers per word, and a track of 4 unseen speakers saying yes/no."""
-    from core.train import train
-
-    files: list[DatasetFile] = manifest()
-    folder = tmp_path_factory.mktemp("deploy")
-    root = folder / "words"
-    project = Project.create(root, name="words")
-    held: list[Path] = []
-    for label, name in (("_silence_", "Background Noise"), ("yes", "yes"), ("no", "no")):
-        paths, _ = by_speaker(files, label, 28)
-        if not project.has_class(name):
-            project.add_class(name)
-        import_samples(project, [copy_folder(paths[:24], folder / "upload" / name)], class_name=name)
-        if label != "_silence_":
-            held += paths[24:28]
-    train(project, TrainSpec(epochs=12, batch_size=16, learning_rate=0.003, seed=1))
-    gap = np.zeros(SR // 2, dtype=np.float32)
-    track = np.concatenate([np.concatenate([load(p, SR), gap]) for p in held])
-    return {"root": root, "track": track}
-
-
-class TrackBackend:
-    """A "microphone" that replays a track four times faster than real time."""
-
-    def __init__(self, track: np.ndarray) -> None:
-        self.track = track
-
-    def microphones(self) -> list[tuple[str, str]]:
-        return [("track", "unseen speakers")]
-
-    def open_microphone(self, key: str | None, sample_rate: int) -> WavFileSource:
-        return WavFileSource.from_array(self.track, sample_rate, speed=4)
 
 
 async def test_push_publishes_every_live_decision(trained: dict[str, Any], broker: Any,
@@ -68,7 +26,7 @@ async def test_push_publishes_every_live_decision(trained: dict[str, Any], broke
     topic = "earshot/tui-test"
     subscriber = subscribe(topic)
     recorder = Recorder()
-    app = EarshotApp(trained["root"], backend=TrackBackend(trained["track"]), prewarm=False)
+    app = EarshotApp(trained["root"], services=Services(TrackBackend(trained["track"]), prewarm=False))
     async with app.run_test(size=(100, 34), message_hook=recorder) as pilot:
         await pilot.press("5")
         await settle(app, pilot)
@@ -79,8 +37,8 @@ async def test_push_publishes_every_live_decision(trained: dict[str, Any], broke
         app.query_one("#export-btn").focus()
         await pilot.press("p")  # connect
         await pilot.pause()
-        assert app.publisher is not None
-        assert app.publisher.wait_connected(10)
+        assert app.services.push.publisher is not None
+        assert app.services.push.publisher.wait_connected(10)
         await pilot.press("4")
         await pilot.pause()
         app.query_one("#threshold", Input).value = "0.5"
@@ -93,7 +51,7 @@ async def test_push_publishes_every_live_decision(trained: dict[str, Any], broke
         stopped = recorder.of(msg.ListeningStopped)
         assert stopped[-1].reason == "end"  # type: ignore[attr-defined]
         payloads = subscriber.wait_for(len(decisions), timeout=10)
-        stats = app.publisher.stats
+        stats = app.services.push.publisher.stats
         assert stats.sent + stats.skipped == len(decisions)  # unchanged labels are skipped (on_change)
         assert len(payloads) == stats.sent >= 1
         await pilot.press("5")
@@ -101,7 +59,7 @@ async def test_push_publishes_every_live_decision(trained: dict[str, Any], broke
         app.query_one("#export-btn").focus()
         await pilot.press("o")  # disconnect
         await settle(app, pilot)
-        assert app.publisher is None
+        assert app.services.push.publisher is None
         assert recorder.of(msg.PushStopped)[0].sent == stats.sent  # type: ignore[attr-defined]
         assert f"{stats.sent} sent" in str(app.query_one("#push-status").render())
     saved = Project.open(trained["root"]).settings("push")
@@ -111,7 +69,7 @@ async def test_push_publishes_every_live_decision(trained: dict[str, Any], broke
 async def test_flash_to_board(trained: dict[str, Any], micropython_board: str) -> None:
     recorder = Recorder()
     ports = [SimpleNamespace(device=micropython_board, description="MicroPython (wasm)")]
-    app = EarshotApp(trained["root"], serial_ports=lambda: ports, prewarm=False)
+    app = EarshotApp(trained["root"], services=Services(serial_ports=lambda: ports, prewarm=False))
     async with app.run_test(size=(100, 34), message_hook=recorder) as pilot:
         await pilot.press("5")
         await settle(app, pilot)
@@ -133,17 +91,17 @@ async def test_quitting_mid_training_keeps_the_model(trained: dict[str, Any]) ->
     root = trained["root"]
     before = json.loads((root / "models" / "latest" / "metadata.json").read_text())
     recorder = Recorder()
-    app = EarshotApp(root, prewarm=False)
+    app = EarshotApp(root, services=Services(prewarm=False))
     async with app.run_test(size=(100, 34), message_hook=recorder) as pilot:
         await pilot.press("3")
         await pilot.pause()
-        app.query_one("#epochs", Input).value = "200"
+        app.query_one("#epochs", Input).value = "100"
         app.query_one("#train-btn").focus()
         await pilot.press("t")
         while not recorder.of(msg.EpochEnded):
             await pilot.pause(0.2)
         app.exit()  # quit mid-training: the worker is cancelled, the model kept
-    assert len(recorder.of(msg.EpochEnded)) < 200
+    assert len(recorder.of(msg.EpochEnded)) < 100
     after = json.loads((root / "models" / "latest" / "metadata.json").read_text())
     assert after["created"] == before["created"] and after["history"] == before["history"]
     Project.open(root)

@@ -68,13 +68,24 @@ def test_level_meter_holds_the_peak_then_follows() -> None:
     assert fraction(FLOOR_DB) == 0.0 and fraction(0.0) == 1.0 and fraction(-30.0) == pytest.approx(0.5)
 
 
+def settings(epochs: str = "", batch: str = "", rate: str = "") -> dict[str, str]:
+    return {"epochs": epochs, "batch_size": batch, "learning_rate": rate}
+
+
 def test_parse_settings() -> None:
     base = TrainSpec()
-    assert parse_settings("", "", "", base=base) == base
-    spec = parse_settings("7", "8", "0.01", base=base)
+    assert parse_settings(settings(), base=base) == base
+    spec = parse_settings(settings("7", "8", "0.01"), base=base)
     assert (spec.epochs, spec.batch_size, spec.learning_rate) == (7, 8, 0.01)
     with pytest.raises(TrainingError):
-        parse_settings("many", "", "", base=base)
+        parse_settings(settings("many"), base=base)
+    saved = TrainSpec(epochs=100, batch_size=8, learning_rate=0.002, seed=3)
+    cleared = parse_settings(settings(), base=saved)  # blank fields: the defaults shown, not the saved values
+    assert (cleared.epochs, cleared.batch_size, cleared.learning_rate, cleared.seed) == (50, 16, 0.001, 3)
+    for epochs in ("0", "101", "10080002", "-3", "2.5"):
+        with pytest.raises(TrainingError, match="Epochs"):
+            parse_settings(settings(epochs), base=base)
+    assert parse_settings(settings("100"), base=base).epochs == 100
     stream = parse_stream_settings("0.8", "5")
     assert (stream.threshold, stream.smooth_windows) == (0.8, 5)
     with pytest.raises(CaptureError):

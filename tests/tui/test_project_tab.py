@@ -10,6 +10,7 @@ from textual.widgets import Input, ListView, TabbedContent
 from core.project import Project
 from tests.tui.test_workflow import Recorder, settle
 from tui.app import EarshotApp
+from tui.services import Services
 
 
 async def test_demo_open_and_recent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -17,7 +18,7 @@ async def test_demo_open_and_recent(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     other = tmp_path / "other"
     Project.create(other, name="other")
     recorder = Recorder()
-    app = EarshotApp(prewarm=False)
+    app = EarshotApp(services=Services(prewarm=False))
     async with app.run_test(size=(100, 34), message_hook=recorder) as pilot:
         await pilot.pause()
         assert app.query_one(TabbedContent).active == "project"

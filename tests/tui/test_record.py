@@ -16,6 +16,7 @@ from tests.tui.test_workflow import Recorder, settle
 from tui import messages as msg
 from tui.app import EarshotApp
 from tui.screens.record import RecordDialog
+from tui.services import Services
 from tui.widgets.class_table import ClassTable
 from tui.widgets.level_meter import LevelMeter
 
@@ -58,7 +59,7 @@ async def test_record_then_extract_stores_clips(noise_project: Path, dataset_fil
     noise = next(f.path for f in dataset_files if f.path.name == "pink_noise.wav")
     audio = load(noise, 16000)[: 25 * 16000] * 0.5
     recorder = Recorder()
-    app = EarshotApp(noise_project, backend=ArrayBackend(audio, 16000))
+    app = EarshotApp(noise_project, services=Services(ArrayBackend(audio, 16000)))
     async with app.run_test(size=(100, 34), message_hook=recorder) as pilot:
         await pilot.pause()
         dialog = await record_and_extract(app, pilot, recorder)
@@ -87,13 +88,17 @@ async def test_record_then_extract_stores_clips(noise_project: Path, dataset_fil
 async def test_silent_microphone_is_reported(noise_project: Path) -> None:
     recorder = Recorder()
     silence = np.zeros(25 * 16000, dtype=np.float32)
-    app = EarshotApp(noise_project, backend=ArrayBackend(silence, 16000))
+    app = EarshotApp(noise_project, services=Services(ArrayBackend(silence, 16000)))
     async with app.run_test(size=(100, 34), message_hook=recorder) as pilot:
         await pilot.pause()
         dialog = await record_and_extract(app, pilot, recorder)
-        failed = recorder.of(msg.ActionFailed)
-        assert len(failed) == 1
-        assert "silence" in failed[0].error.message  # type: ignore[attr-defined]
+        finished = recorder.of(msg.RecordingFinished)
+        assert len(finished) == 1
+        error = finished[0].error  # type: ignore[attr-defined]
+        assert error is not None and "silence" in error.message
+        status = str(dialog.query_one("#record-status").render())
+        assert "Recording failed" in status and "silence" in status  # the reason at once, in the dialog
+        assert "Nothing was recorded" not in status
         assert dialog.query_one("#extract-btn").disabled
         assert Project.open(noise_project).recordings(Project.open(noise_project).classes[0]) == []
 
@@ -109,7 +114,7 @@ class BrokenBackend:
 
 
 async def test_unexpected_worker_failure_is_reported_once(noise_project: Path) -> None:
-    app = EarshotApp(noise_project, backend=BrokenBackend(), prewarm=False)
+    app = EarshotApp(noise_project, services=Services(BrokenBackend(), prewarm=False))
     async with app.run_test(size=(100, 34)) as pilot:
         await pilot.pause()
         await pilot.press("r")

@@ -17,6 +17,7 @@ import pytest
 from core.project import Project
 from tui.app import EarshotApp
 from tui.messages import FileClassified
+from tui.services import Services
 
 ROOT = Path("/tmp/earshot-snapshot/genres")  # fixed: the path is shown on screen
 LABELS = ["Background Noise", "rock", "classical"]
@@ -60,7 +61,7 @@ def build_project() -> Path:
 
 
 def make_app(project: Path | None = None) -> EarshotApp:
-    return EarshotApp(project, backend=FixedMicrophones(), serial_ports=fixed_ports, prewarm=False)
+    return EarshotApp(project, services=Services(FixedMicrophones(), fixed_ports, prewarm=False))
 
 
 @pytest.fixture

@@ -1,50 +1,75 @@
-"""What every pane and dialog shares: the project it shows and how worker failures are reported."""
+"""What every pane and dialog shares: the services, the project it shows, focus that never strands
+the tab's keys, and how worker failures are reported (posted to the app's single handler)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from textual.binding import Binding
-from textual.widgets import TabPane
-from textual.worker import Worker
+from textual.widget import Widget
+from textual.widgets import ContentSwitcher, TabPane
+from textual.worker import Worker, WorkerState
 
 from core.errors import EarshotError
 from core.project import Project
-
-if TYPE_CHECKING:
-    from tui.app import EarshotApp
+from tui.messages import WorkerFailed
+from tui.services import Services
 
 
 class ReportsWorkerFailures:
-    """Forward worker state changes (which do not bubble) to the app's single handler."""
+    """Post failed workers' errors (Worker.StateChanged does not bubble) to the app's one handler."""
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        app: EarshotApp = self.app  # type: ignore[attr-defined]
-        app.report_worker_state(event)
+        if event.state == WorkerState.ERROR:
+            title = (event.worker.description or event.worker.name or "Background task").split("(")[0]
+            self.post_message(WorkerFailed(title, event.worker.error))  # type: ignore[attr-defined]
 
 
 class ProjectTab(ReportsWorkerFailures, TabPane):
-    """A tab that shows the open project; `show_project` runs when a project is opened."""
+    """A tab that shows the open project; `show_project` runs when a project is opened.
 
-    BINDINGS = [Binding("escape", "focus_default", "Leave the field", show=False)]
+    The tab's keys work only while focus is inside it, so focus always lands on an enabled widget
+    of the visible tab: DEFAULT_FOCUS lists selectors in order of preference (the first enabled one
+    wins, else the first focusable widget of the tab), and Esc returns there from any field.
+    """
+
+    BINDINGS = [Binding("escape", "focus_default", "Back to the tab's keys", show=False)]
     TITLE = ""
     TAB_ID = ""
-    DEFAULT_FOCUS = ""  # selector of the widget that gets focus when the tab is shown
+    KEY = ""  # the digit that shows this tab
+    DEFAULT_FOCUS: tuple[str, ...] = ()
 
-    def __init__(self) -> None:
-        super().__init__(self.TITLE, id=self.TAB_ID)
+    def __init__(self, services: Services) -> None:
+        super().__init__(f"{self.KEY} {self.TITLE}".strip(), id=self.TAB_ID)
+        self.services = services
+        self.project: Project | None = None
+
+    # -- focus ------------------------------------------------------------------------------
 
     @property
-    def earshot(self) -> EarshotApp:
-        return self.app  # type: ignore[return-value]
+    def is_active(self) -> bool:
+        """The tab is the one shown (a widget of a hidden tab can take focus and steal the keys)."""
+        return isinstance(self.parent, ContentSwitcher) and self.parent.current == self.id
 
-    @property
-    def project(self) -> Project | None:
-        return self.earshot.project
+    def default_focus(self) -> Widget | None:
+        for selector in self.DEFAULT_FOCUS:
+            widget = self.query_one(selector)
+            if widget.focusable and widget.display:
+                return widget
+        return next((w for w in self.screen.focus_chain if self in w.ancestors), None)
 
     def focus_default(self) -> None:
-        if self.DEFAULT_FOCUS:
-            self.query_one(self.DEFAULT_FOCUS).focus()
+        if self.is_active:
+            widget = self.default_focus()
+            if widget is not None:
+                widget.focus(scroll_visible=True)
+
+    def focus_if_active(self, selector: str) -> None:
+        """Focus a widget of this tab if the tab is shown; otherwise leave the user's focus alone."""
+        if self.is_active:
+            widget = self.query_one(selector)
+            if widget.focusable:
+                widget.focus()
+            else:
+                self.focus_default()
 
     def action_focus_default(self) -> None:
         self.focus_default()
@@ -52,24 +77,30 @@ class ProjectTab(ReportsWorkerFailures, TabPane):
     def action_focus_field(self, selector: str) -> None:
         self.query_one(selector).focus()
 
+    def holds_focus(self) -> bool:
+        focused = self.screen.focused
+        return focused is not None and self in focused.ancestors and focused.focusable
+
     def on_show(self) -> None:
-        """Focus the tab's main widget unless the user is on the tab bar, then run `shown`."""
-        focused = self.app.focused
-        if focused is None or not focused.display or not self.app.screen.can_view_entire(focused):
-            self.focus_default()
+        if not self.holds_focus():
+            self.call_after_refresh(self.focus_default)
         self.shown()
 
     def shown(self) -> None:
         """The tab became visible."""
 
+    # -- the project ------------------------------------------------------------------------
+
     def show_project(self, project: Project | None) -> None:
-        """Show a newly opened project."""
+        """Show a newly opened project (subclasses call super first)."""
+        self.project = project
 
     def project_changed(self) -> None:
         """Classes or samples changed."""
 
     def fail(self, title: str, error: EarshotError) -> None:
-        self.earshot.show_error(title, error)
+        self.notify(error.message + (f"\n{error.hint}" if error.hint else ""), title=title,
+                    severity="error", timeout=8)
 
     def need_project(self) -> Project | None:
         """The open project, or None after telling the user to open one."""

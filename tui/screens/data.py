@@ -16,7 +16,7 @@ from core.errors import AudioError, EarshotError
 from core.project import ClassInfo, Project
 from tui.messages import ActionFailed, ProjectChanged, SamplePlayed, SamplesExported, SamplesImported
 from tui.screens.base import ProjectTab
-from tui.screens.dialogs import ConfirmDialog, PathDialog, TextDialog
+from tui.screens.dialogs import ChoiceDialog, ConfirmDialog, PathDialog, TextDialog
 from tui.widgets.class_table import ClassTable
 
 TIPS = ("Tips: make each class's samples distinct and clear, keep the classes about the same size, "
@@ -26,17 +26,20 @@ TIPS = ("Tips: make each class's samples distinct and clear, keep the classes ab
 class DataPane(ProjectTab):
     TITLE = "Data"
     TAB_ID = "data"
-    DEFAULT_FOCUS = "#classes"
+    KEY = "2"
+    DEFAULT_FOCUS = ("#classes",)
     BINDINGS = [
-        Binding("r", "record", "Record 20 seconds"),
-        Binding("u", "upload", "Upload"),
-        Binding("U", "upload_classes", "Upload classes", key_display="shift+u"),
-        Binding("d", "download", "Download Sample"),
-        Binding("a", "add_class", "Add a Class"),
-        Binding("n", "rename_class", "Rename"),
-        Binding("x", "remove_class", "Delete class"),
-        Binding("p", "play", "Play sample"),
-        Binding("delete", "delete_sample", "Delete sample"),
+        Binding("r", "record", "Record", tooltip="Record 20 seconds into the selected class"),
+        Binding("u", "upload", "Upload", tooltip="Upload a zip, folder or audio files into the class"),
+        Binding("U", "upload_classes", "Upload classes", key_display="U", show=False,
+                tooltip="Upload a zip or folder with one folder per class"),
+        Binding("d", "download", "Download", tooltip="Download Sample: save the class's clips as a zip"),
+        Binding("a", "add_class", "Add class", tooltip="Add a Class"),
+        Binding("n", "rename_class", "Rename", tooltip="Rename the selected class"),
+        Binding("x", "remove_class", "Del class", tooltip="Delete the selected class (to the trash)"),
+        Binding("p", "play", "Play", tooltip="Play the selected sample"),
+        Binding("delete", "delete_sample", "Del sample", key_display="del",
+                tooltip="Delete the selected sample (to the trash)"),
     ]
 
     def compose(self) -> ComposeResult:
@@ -60,6 +63,7 @@ class DataPane(ProjectTab):
     # -- showing ----------------------------------------------------------------------------
 
     def show_project(self, project: Project | None) -> None:
+        super().show_project(project)
         self.query_one(ClassTable).show(project)
         self.show_samples()
         self.show_tips()
@@ -127,8 +131,9 @@ class DataPane(ProjectTab):
             self.select_class(info.id)
             self.changed(f"added {info.name}")
 
-        self.app.push_screen(TextDialog("Add a Class: name", placeholder=f"Class{len(project.classes) + 1}"),
-                             add)
+        default = next(f"Class{n}" for n in range(len(project.classes) + 1, 10_000)
+                       if not project.has_class(f"Class{n}"))
+        self.app.push_screen(TextDialog("Add a Class: name (Enter keeps the one shown)", value=default), add)
 
     def select_class(self, class_id: str) -> None:
         table = self.query_one(ClassTable)
@@ -157,6 +162,10 @@ class DataPane(ProjectTab):
     def action_remove_class(self) -> None:
         project, info = self.project, self.selected_class()
         if project is None or info is None:
+            return
+        if info.fixed:
+            self.notify(f"{info.name} is the fixed first class and cannot be deleted; delete its samples "
+                        "with Del instead.", title="Delete class", severity="warning")
             return
 
         def remove(yes: bool | None) -> None:
@@ -190,8 +199,11 @@ class DataPane(ProjectTab):
 
     def action_play(self) -> None:
         path = self.selected_sample()
-        if path is not None:
-            self.play(path)
+        if path is None:
+            self.notify("Select a class with samples first.", title="Play", severity="warning")
+            return
+        self.notify(f"Playing {path.name}...", title="Play", timeout=2)
+        self.play(path)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="play", description="Play sample")
     def play(self, path: Path) -> None:
@@ -220,7 +232,8 @@ class DataPane(ProjectTab):
         project, info = self.need_project(), self.selected_class()
         if project is None or info is None:
             return
-        self.app.push_screen(RecordDialog(project, info), lambda _: self.changed(f"recorded {info.name}"))
+        self.app.push_screen(RecordDialog(project, info, self.services),
+                             lambda _: self.changed(f"recorded {info.name}"))
 
     @on(Button.Pressed, "#upload")
     def action_upload(self) -> None:
@@ -236,12 +249,40 @@ class DataPane(ProjectTab):
     def ask_upload(self, project: Project, info: ClassInfo | None) -> None:
         def chosen(path: Path | None) -> None:
             if path is not None:
-                self.notify(f"Importing {path.name}...", title="Upload")
-                self.upload(project, info, path)
+                self.upload_checked(project, info, path)
 
         title = (f"Upload into {info.name}: a zip, a folder or audio files" if info else
                  "Upload classes: a zip or folder with one folder per class")
         self.app.push_screen(PathDialog(title, Path.cwd()), chosen)
+
+    def upload_checked(self, project: Project, info: ClassInfo | None, path: Path) -> None:
+        """Upload, but ask first when a Download Sample zip holds other classes than the selected one."""
+        from core.zipmanifest import manifest_classes
+
+        try:
+            classes = manifest_classes(path) if info is not None else []
+        except EarshotError as error:
+            self.fail("Upload failed", error)
+            return
+        if info is None or not classes or classes == [info.name]:
+            self.start_upload(project, info, path)
+            return
+        names = ", ".join(classes)
+        own = f"Into {names}" if len(classes) == 1 else "Into their own classes"
+
+        def answered(answer: str | None) -> None:
+            if answer == "own":
+                self.start_upload(project, None, path)
+            elif answer == "selected":
+                self.start_upload(project, info, path)
+
+        self.app.push_screen(ChoiceDialog(
+            f"{path.name} was saved by Download Sample from {names}, but {info.name} is selected. "
+            "Where should its samples go?", [("own", own), ("selected", f"Into {info.name}")]), answered)
+
+    def start_upload(self, project: Project, info: ClassInfo | None, path: Path) -> None:
+        self.notify(f"Importing {path.name}...", title="Upload", timeout=3)
+        self.upload(project, info, path)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="upload", description="Upload")
     def upload(self, project: Project, info: ClassInfo | None, path: Path) -> None:

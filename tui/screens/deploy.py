@@ -28,18 +28,27 @@ from tui.messages import (
 from tui.screens.base import ProjectTab
 
 STATS_SECONDS = 0.5
+NO_BOARD = ("No board is plugged in: connect it with a USB data cable, then press g to look again "
+            "(the machine's own serial ports are never a board).")
+
+
+def port_label(port: Any) -> str:
+    """A core.deploy.ports.BoardPort's label (or a plain port record's description)."""
+    return str(getattr(port, "label", "") or getattr(port, "description", "") or "")
 
 
 class DeployPane(ProjectTab):
     TITLE = "Deploy"
     TAB_ID = "deploy"
-    DEFAULT_FOCUS = "#export-btn"
+    KEY = "5"
+    DEFAULT_FOCUS = ("#export-btn",)
     BINDINGS = [
-        Binding("e", "export", "Export Model"),
-        Binding("f", "flash", "Flash to board"),
-        Binding("g", "refresh_ports", "Refresh ports"),
-        Binding("p", "push", "Push connect"),
-        Binding("o", "push_stop", "Push disconnect"),
+        Binding("e", "export", "Export", tooltip="Export Model as a zip"),
+        Binding("f", "flash", "Flash", tooltip="Flash the model to the board on the chosen port"),
+        Binding("g", "refresh_ports", "Find boards", tooltip="Look for plugged-in boards again"),
+        Binding("p", "push", "Push", tooltip="Real-time Result Push: connect to the broker"),
+        Binding("o", "push_stop", "Stop push", tooltip="Real-time Result Push: disconnect"),
+        Binding("t", "push_test", "Test msg", tooltip="Send a test message to the push topic"),
     ]
 
     def compose(self) -> ComposeResult:
@@ -58,17 +67,35 @@ class DeployPane(ProjectTab):
             yield ProgressBar(total=100, id="flash-progress", show_eta=False)
             yield Static("", id="flash-result")
             yield Label("Real-time Result Push (MQTT, e.g. SIoT)", classes="section")
-            with Horizontal(classes="form-row", id="push-form"):
-                yield Input(placeholder="host", id="push-host")
+            with Horizontal(classes="form-row push-form"):
+                yield Label("Host")
+                yield Input(placeholder="siot.local", id="push-host")
+                yield Label("Port")
                 yield Input(placeholder="1883", id="push-port", type="integer")
-                yield Input(placeholder="user", id="push-user")
-                yield Input(placeholder="password", id="push-password", password=True)
-                yield Input(placeholder="topic: project/device", id="push-topic")
+                yield Label("User")
+                yield Input(placeholder="siot", id="push-user")
+            with Horizontal(classes="form-row push-form"):
+                yield Label("Password")
+                yield Input(placeholder="dfrobot", id="push-password", password=True)
+                yield Label("Topic")
+                yield Input(placeholder="project/device", id="push-topic")
+            with Horizontal(classes="form-row push-form"):
+                yield Label("Send")
+                yield Select([("on change", "change"), ("every decision", "every")], id="push-when",
+                             allow_blank=False, value="change")
+                yield Label("As")
+                yield Select([("label", "label"), ("JSON", "json")], id="push-payload", allow_blank=False,
+                             value="label")
+                yield Label("QoS")
+                yield Select([("0", "0"), ("1", "1")], id="push-qos", allow_blank=False, value="0")
             with Horizontal(classes="button-row"):
                 yield Button("Connect", variant="primary", id="push-btn", classes="compact")
                 yield Button("Disconnect", id="push-stop-btn", classes="compact", disabled=True)
+                yield Button("Send test message", id="push-test-btn", classes="compact")
             yield Static("Not pushing. Decisions from Validate > Listen are published while connected.",
                          id="push-status")
+
+    ports_found = 0
 
     def on_mount(self) -> None:
         self.set_interval(STATS_SECONDS, self.show_push_stats)
@@ -79,6 +106,7 @@ class DeployPane(ProjectTab):
             self.action_refresh_ports()
 
     def show_project(self, project: Project | None) -> None:
+        super().show_project(project)
         if project is None:
             return
         from core.push.settings import PushSettings, default_topic, load_push_settings
@@ -94,6 +122,9 @@ class DeployPane(ProjectTab):
                              ("#push-user", settings.username), ("#push-password", settings.password),
                              ("#push-topic", settings.topic)):
             self.query_one(field, Input).value = value
+        self.query_one("#push-when", Select).value = "change" if settings.on_change else "every"
+        self.query_one("#push-payload", Select).value = settings.payload
+        self.query_one("#push-qos", Select).value = str(settings.qos)
 
     # -- export -----------------------------------------------------------------------------
 
@@ -115,7 +146,7 @@ class DeployPane(ProjectTab):
         except EarshotError as error:
             self.post_message(ActionFailed("Export Model failed", error))
             return
-        contents = [f"{name} ({size:,} bytes)" for name, size in result.sizes.items()]
+        contents = [f"{name} ({size / 1024:,.0f} KB)" for name, size in result.sizes.items()]
         accuracy = ", ".join(f"{kind} {value:.0%}" for kind, value in result.accuracy.items()
                              if isinstance(value, float))
         if accuracy:
@@ -123,8 +154,14 @@ class DeployPane(ProjectTab):
         self.post_message(ModelExported(Path(result.path), contents))
 
     def on_model_exported(self, message: ModelExported) -> None:
+        """Two lines (the path, then the files), so the Push section stays on screen."""
+        from tui.paths import shown_path
+
+        files = [line for line in message.contents if not line.startswith("test accuracy")]
+        accuracy = [line for line in message.contents if line.startswith("test accuracy")]
         self.query_one("#export-result", Static).update(
-            f"[b]Exported[/b] {message.path}\n" + "\n".join(f"  {line}" for line in message.contents))
+            f"[b]Exported[/b] {shown_path(message.path)}  {'; '.join(accuracy)}\n"
+            f"[dim]{len(files)} files: {', '.join(f.split(' (')[0] for f in files)}[/]")
         self.notify(str(message.path), title="Model exported")
 
     # -- flash ------------------------------------------------------------------------------
@@ -136,33 +173,36 @@ class DeployPane(ProjectTab):
     @work(thread=True, exclusive=True, exit_on_error=False, group="ports", description="List serial ports")
     def list_ports(self) -> None:
         try:
-            ports = self.earshot.serial_ports()
+            ports = self.services.serial_ports()
         except EarshotError as error:
             self.post_message(PortsListed([], error))
             return
-        listed = [(str(getattr(p, "device", p)), str(getattr(p, "description", "") or "")) for p in ports]
+        listed = [(str(getattr(p, "device", p)), port_label(p)) for p in ports]
         self.post_message(PortsListed(listed))
 
     def on_ports_listed(self, message: PortsListed) -> None:
         select = self.query_one("#deploy-port", Select)
         select.set_options([(f"{device} {label}".strip(), device) for device, label in message.ports])
+        result = self.query_one("#flash-result", Static)
+        self.ports_found = len(message.ports)
         if message.ports:
             select.value = message.ports[0][0]
+            result.update(f"{len(message.ports)} board port(s) found.")
         elif message.error is not None:
-            self.query_one("#flash-result", Static).update(f"{message.error.message} ({message.error.hint})")
+            result.update(f"{message.error.message} ({message.error.hint})")
         else:
-            self.query_one("#flash-result", Static).update("No serial port found: connect the board "
-                                                           "and press g to refresh.")
+            result.update(NO_BOARD)
 
     @on(Button.Pressed, "#flash-btn")
     def action_flash(self) -> None:
         project = self.need_project()
-        value = self.query_one("#deploy-port", Select).value
+        select = self.query_one("#deploy-port", Select)
         if project is None:
             return
-        if value is Select.BLANK:
-            self.notify("Choose a serial port first (g refreshes the list).", title="Flash to board",
-                        severity="warning")
+        if select.is_blank():
+            text = NO_BOARD if not self.ports_found else "Choose the board's port (g looks for boards again)."
+            self.query_one("#flash-result", Static).update(text)
+            self.notify(text, title="Flash to board", severity="warning")
             return
         from core.deploy.flash import BoardConfig
 
@@ -176,7 +216,7 @@ class DeployPane(ProjectTab):
                              password=push.password, topic=push.topic)
         self.query_one("#flash-btn", Button).disabled = True
         self.query_one("#flash-progress", ProgressBar).update(total=100, progress=0)
-        self.flash(project, str(value), config)
+        self.flash(project, str(select.value), config)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="flash", description="Flash to board")
     def flash(self, project: Project, port: str, config: Any) -> None:
@@ -237,50 +277,74 @@ class DeployPane(ProjectTab):
             "username": self.query_one("#push-user", Input).value.strip(),
             "password": self.query_one("#push-password", Input).value,
             "topic": self.query_one("#push-topic", Input).value.strip() or base.topic,
+            "on_change": self.query_one("#push-when", Select).value != "every",
+            "payload": str(self.query_one("#push-payload", Select).value),
+            "qos": int(str(self.query_one("#push-qos", Select).value)),
         })
 
     @on(Button.Pressed, "#push-btn")
     def action_push(self) -> None:
-        from core.push.mqtt import MqttPublisher
         from core.push.settings import save_push_settings
 
         project = self.need_project()
-        if project is None or getattr(self.app, "publisher", None) is not None:
+        if project is None:
+            return
+        if self.services.push.active:
+            self.notify("Already pushing: o disconnects.", title="Real-time Result Push")
             return
         try:
             settings = self.push_settings(project)
             save_push_settings(project, settings)
-            on_status = poster(self, lambda status: PushStatusChanged(status.message))
-            publisher = MqttPublisher(settings, on_status=on_status)
-            publisher.start()
+            self.services.push.start(settings, poster(self, PushStatusChanged.of))
         except EarshotError as error:
             self.fail("Real-time Result Push", error)
             return
-        self.app.publisher = publisher  # type: ignore[attr-defined]
+        self.push_line, self.push_reason = f"connecting to {settings.display_url}", ""
         self.query_one("#push-btn", Button).disabled = True
         self.query_one("#push-stop-btn", Button).disabled = False
-        self.query_one("#push-status", Static).update(f"Connecting to {settings.display_url}...")
+        self.focus_if_active("#push-stop-btn")
+        self.show_push_stats()
 
     def on_push_status_changed(self, message: PushStatusChanged) -> None:
         self.push_line = message.text
+        self.push_reason = "" if message.state == "connected" else message.reason or self.push_reason
         self.show_push_stats()
 
     def show_push_stats(self) -> None:
-        publisher = getattr(self.app, "publisher", None)
+        publisher = self.services.push.publisher
         if publisher is None:
             return
         stats = publisher.stats
-        state = "[green]connected[/]" if stats.connected else "[yellow]not connected[/]"
+        line = getattr(self, "push_line", "")
+        reason = getattr(self, "push_reason", "")
+        if stats.connected:
+            state = f"[green]connected[/]: {line}"
+        elif reason and reason != line:
+            state = f"[yellow]not connected[/]: [b]{reason}[/]; {line}"
+        else:
+            state = f"[yellow]not connected[/]: {line}"
+        last = self.services.push.last
+        sent = f"last sent: {last}" if last else "Start Validate > Listen (4, l) to publish."
         self.query_one("#push-status", Static).update(
-            f"{state}: {getattr(self, 'push_line', '')}\n{stats.sent} sent, {stats.dropped} dropped, "
-            f"{stats.lost} lost, {stats.skipped} unchanged. Start Validate > Listen to publish.")
+            f"{state}\n{stats.sent} sent, {stats.dropped} dropped, {stats.lost} lost, "
+            f"{stats.skipped} unchanged. {sent}")
+
+    @on(Button.Pressed, "#push-test-btn")
+    def action_push_test(self) -> None:
+        publisher = self.services.push.publisher
+        if publisher is None or not publisher.connected:
+            self.notify("Connect first (p); the test message goes to the topic once connected.",
+                        title="Send test message", severity="warning")
+            return
+        self.services.push.send_test()
+        self.notify("Test message sent: label \"test\".", title="Real-time Result Push", timeout=3)
 
     @on(Button.Pressed, "#push-stop-btn")
     def action_push_stop(self) -> None:
-        publisher = getattr(self.app, "publisher", None)
+        publisher = self.services.push.detach()
         if publisher is None:
+            self.notify("Not pushing: p connects.", title="Real-time Result Push")
             return
-        self.app.publisher = None  # type: ignore[attr-defined]
         self.stop_push(publisher)
 
     @work(thread=True, exclusive=False, exit_on_error=False, group="push-stop", description="Push disconnect")
@@ -291,5 +355,8 @@ class DeployPane(ProjectTab):
     def on_push_stopped(self, message: PushStopped) -> None:
         self.query_one("#push-btn", Button).disabled = False
         self.query_one("#push-stop-btn", Button).disabled = True
+        self.focus_if_active("#push-btn")
+        reason = getattr(self, "push_reason", "")
         self.query_one("#push-status", Static).update(
-            f"Disconnected: {message.sent} sent, {message.dropped} dropped.")
+            f"Disconnected: {message.sent} sent, {message.dropped} dropped."
+            + (f" Last problem: {reason}." if reason else ""))

@@ -22,13 +22,14 @@ class TextDialog(ModalScreen[str | None]):
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, title: str, *, value: str = "", placeholder: str = "") -> None:
+        """`value` is shown selected: Enter accepts it, typing replaces it."""
         super().__init__()
         self.title_text, self.value, self.placeholder = title, value, placeholder
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label(self.title_text, classes="dialog-title")
-            yield Input(self.value, placeholder=self.placeholder, id="answer")
+            yield Input(self.value, placeholder=self.placeholder, id="answer", select_on_focus=True)
             with Horizontal(classes="dialog-buttons"):
                 yield Button("OK", variant="primary", id="ok")
                 yield Button("Cancel", id="cancel")
@@ -70,6 +71,34 @@ class ConfirmDialog(ModalScreen[bool]):
 
     def action_answer(self, answer: bool) -> None:
         self.dismiss(answer)
+
+
+class ChoiceDialog(ModalScreen[str | None]):
+    """A question with a few answers, one button each (the first is the default); Esc cancels."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, question: str, choices: list[tuple[str, str]]) -> None:
+        """`choices`: (answer, button label) pairs."""
+        super().__init__()
+        self.question, self.choices = question, choices
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self.question, classes="dialog-title")
+            with Horizontal(classes="dialog-buttons"):
+                for n, (answer, label) in enumerate(self.choices):
+                    yield Button(label, variant="primary" if n == 0 else "default", name=answer)
+                yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query(Button).first().focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(None if event.button.id == "cancel" else event.button.name)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
 
 
 class UploadTree(DirectoryTree):

@@ -1,4 +1,4 @@
-"""The `?` screen: every key of the app, its tabs and its dialogs, gathered from their bindings."""
+"""The `?` screen: every key of the app, its tabs and its dialogs; the app hands in the sections."""
 
 from __future__ import annotations
 
@@ -10,39 +10,25 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label
 
+KeySection = tuple[str, list[Binding]]
 
-def _bindings(owner: type) -> list[Binding]:
+
+def bindings_of(owner: type) -> list[Binding]:
+    """The bindings a class declares (BINDINGS may hold tuples as well as Binding objects)."""
     found: list[Binding] = []
     for item in getattr(owner, "BINDINGS", []):
         found.extend(Binding.make_bindings([item]) if not isinstance(item, Binding) else [item])
     return found
 
 
-def key_sections() -> list[tuple[str, list[Binding]]]:
-    """(section, bindings) for the app, each tab and each dialog, in workflow order."""
-    from tui.app import EarshotApp
-    from tui.screens.base import ProjectTab
-    from tui.screens.data import DataPane
-    from tui.screens.deploy import DeployPane
-    from tui.screens.dialogs import ConfirmDialog, PathDialog, TextDialog
-    from tui.screens.project import ProjectPane
-    from tui.screens.record import RecordDialog
-    from tui.screens.train import TrainPane
-    from tui.screens.validate import ValidatePane
-
-    owners: list[tuple[str, type]] = [
-        ("Everywhere", EarshotApp), ("Every tab", ProjectTab), ("Project", ProjectPane), ("Data", DataPane),
-        ("Record", RecordDialog), ("Train", TrainPane), ("Validate", ValidatePane),
-        ("Deploy", DeployPane), ("Yes/no questions", ConfirmDialog), ("File picker", PathDialog),
-        ("Text input", TextDialog),
-    ]
-    return [(title, _bindings(owner)) for title, owner in owners]
-
-
 class HelpScreen(ModalScreen[None]):
     """Every key, one row each."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,question_mark", "close", "Close help")]
+
+    def __init__(self, sections: list[KeySection]) -> None:
+        super().__init__()
+        self.sections = sections
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog dialog-tall", id="help"):
@@ -53,7 +39,7 @@ class HelpScreen(ModalScreen[None]):
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
         table.add_columns("Where", "Key", "Does")
-        for section, bindings in key_sections():
+        for section, bindings in self.sections:
             for binding in bindings:
                 keys = binding.key_display or binding.key
                 keys = ", ".join(k.replace("question_mark", "?") for k in keys.split(","))

@@ -13,19 +13,27 @@ from textual.widgets import Button, Input, Label, ListItem, ListView, Static
 from core.errors import EarshotError
 from core.project import Project
 from tui import recent
-from tui.messages import ActionFailed, DemoBuilt
+from tui.messages import ActionFailed, DemoBuilt, ProjectChosen
+from tui.paths import shown_path
 from tui.screens.base import ProjectTab
+
+
+def projects_folder(cwd: Path) -> Path:
+    """Where new projects go: the current folder, or beside the project it is in (never inside one)."""
+    inside = Project.find(cwd)
+    return inside.parent if inside is not None else cwd
 
 
 class ProjectPane(ProjectTab):
     TITLE = "Project"
     TAB_ID = "project"
-    DEFAULT_FOCUS = "#recent"
+    KEY = "1"
+    DEFAULT_FOCUS = ("#recent",)
     BINDINGS = [
-        Binding("n", "focus_field('#new-name')", "New project"),
-        Binding("o", "focus_field('#open-path')", "Open"),
-        Binding("r", "focus_field('#recent')", "Recent"),
-        Binding("m", "open_demo", "Demo"),
+        Binding("n", "focus_field('#new-name')", "New", tooltip="New project: type its name"),
+        Binding("o", "focus_field('#open-path')", "Open", tooltip="Open a project folder"),
+        Binding("r", "focus_field('#recent')", "Recent", tooltip="Recent projects (Enter opens)"),
+        Binding("m", "open_demo", "Demo", tooltip="Open the demo project (built on first use)"),
     ]
 
     def compose(self) -> ComposeResult:
@@ -34,7 +42,8 @@ class ProjectPane(ProjectTab):
             yield Label("New project", classes="section")
             with Horizontal(classes="form-row"):
                 yield Input(placeholder="name, e.g. Music Genre Recognition", id="new-name")
-                yield Input(placeholder="folder (default: ./NAME)", id="new-folder")
+                yield Input(placeholder=f"folder (default: {shown_path(projects_folder(Path.cwd()))}/NAME)",
+                            id="new-folder")
                 yield Button("Create", variant="primary", id="create")
             yield Label("Open project", classes="section")
             with Horizontal(classes="form-row"):
@@ -59,13 +68,14 @@ class ProjectPane(ProjectTab):
             view.append(ListItem(Label("(none yet)")))
 
     def show_project(self, project: Project | None) -> None:
+        super().show_project(project)
         status = self.query_one("#project-status", Static)
         if project is None:
             status.update("No project open.")
             return
         summary = project.summary()
         total = sum(c.samples for c in summary.classes)
-        status.update(f"Open: [b]{project.name}[/b]  {project.root}\n"
+        status.update(f"Open: [b]{project.name}[/b]  {shown_path(project.root)}\n"
                       f"{len(summary.classes)} classes, {total} samples, "
                       f"{summary.sample_rate} Hz, {summary.clip_seconds:g} s clips")
         self.fill_recent()
@@ -82,8 +92,8 @@ class ProjectPane(ProjectTab):
             self.notify("Type a name for the new project.", title="New project", severity="warning")
             self.query_one("#new-name", Input).focus()
             return
-        path = Path(folder).expanduser() if folder else Path.cwd() / (name.replace("/", "-"))
-        self.earshot.open_project(path, create=True, name=name or None)
+        path = Path(folder).expanduser() if folder else projects_folder(Path.cwd()) / name.replace("/", "-")
+        self.post_message(ProjectChosen(path, create=True, name=name or None))
 
     @on(Input.Submitted, "#open-path")
     @on(Button.Pressed, "#open")
@@ -93,23 +103,23 @@ class ProjectPane(ProjectTab):
             self.notify("Type the folder of a project.", title="Open project", severity="warning")
             return
         path = Path(text).expanduser()
-        self.earshot.open_project(Project.find(path) or path)
+        self.post_message(ProjectChosen(Project.find(path) or path))
 
     @on(ListView.Selected, "#recent")
     def open_recent(self, event: ListView.Selected) -> None:
         path = getattr(event.item, "project_path", None)
         if path is not None:
-            self.earshot.open_project(path)
+            self.post_message(ProjectChosen(path))
 
     @on(Button.Pressed, "#demo")
     def action_open_demo(self) -> None:
-        path = Path.cwd() / "earshot-demo"
+        path = projects_folder(Path.cwd()) / "earshot-demo"
         if not (path / "project.json").exists():
             self.notify(f"Building the demo project in {path}...", title="Demo")
         self.build_demo(path)
 
     def on_demo_built(self, message: DemoBuilt) -> None:
-        self.earshot.open_project(message.path)
+        self.post_message(ProjectChosen(message.path))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="demo", description="Open demo")
     def build_demo(self, path: Path) -> None:

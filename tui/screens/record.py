@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Label, Select, Static
+from textual.widgets import Button, Label, Static
 from textual.worker import get_current_worker
 
 from core.errors import EarshotError
@@ -18,13 +18,16 @@ from core.spec import RECORD_SECONDS
 from tui.messages import (
     ActionFailed,
     MicrophonesListed,
+    ProjectChanged,
     RecordingFinished,
     RecordingTicked,
     SamplesExtracted,
     poster,
 )
 from tui.screens.base import ReportsWorkerFailures
+from tui.services import Services
 from tui.widgets.level_meter import LevelMeter
+from tui.widgets.microphones import MicrophoneSelect
 
 COUNTDOWN = 3
 
@@ -40,9 +43,11 @@ class RecordDialog(ReportsWorkerFailures, ModalScreen[int]):
         Binding("escape", "close", "Return"),
     ]
 
-    def __init__(self, project: Project, info: ClassInfo, *, seconds: float = RECORD_SECONDS) -> None:
+    def __init__(self, project: Project, info: ClassInfo, services: Services, *,
+                 seconds: float = RECORD_SECONDS) -> None:
         super().__init__()
         self.project, self.info, self.seconds = project, info, seconds
+        self.services = services
         self.audio: Any = None
         self.stored = 0
         self._source: Any = None
@@ -50,7 +55,7 @@ class RecordDialog(ReportsWorkerFailures, ModalScreen[int]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="record"):
             yield Label(f"Record into [b]{self.info.name}[/b]", classes="dialog-title")
-            yield Select[str]([], prompt="Microphone", id="mic", allow_blank=True)
+            yield MicrophoneSelect(self.services.microphones, id="mic")
             yield LevelMeter(id="meter")
             yield Static(f"Press r to record {self.seconds:g} seconds.", id="record-status")
             yield Static("", id="extract-result")
@@ -61,31 +66,16 @@ class RecordDialog(ReportsWorkerFailures, ModalScreen[int]):
                 yield Button("Extract", id="extract-btn", classes="compact", disabled=True)
                 yield Button("Return", id="close-btn", classes="compact")
 
-    def on_mount(self) -> None:
-        self.list_microphones()
-
     @property
     def backend(self) -> Any:
-        return self.app.backend  # type: ignore[attr-defined]
+        return self.services.microphones
 
     # -- microphones ------------------------------------------------------------------------
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="mics", description="List microphones")
-    def list_microphones(self) -> None:
-        try:
-            self.post_message(MicrophonesListed(self.backend.microphones(), None))
-        except EarshotError as error:
-            self.post_message(MicrophonesListed([], error))
-
     def on_microphones_listed(self, message: MicrophonesListed) -> None:
-        select = self.query_one("#mic", Select)
         if message.error is not None:
             self.status(f"[red]{message.error.message}[/] ({message.error.hint})")
-            return
-        select.set_options([(label, key) for key, label in message.microphones])
-        if message.microphones:
-            select.value = message.microphones[0][0]
-        else:
+        elif not message.microphones:
             self.status("[red]No microphone found.[/] Connect one, or use Upload instead.")
 
     # -- recording --------------------------------------------------------------------------
@@ -97,8 +87,7 @@ class RecordDialog(ReportsWorkerFailures, ModalScreen[int]):
     def action_record(self) -> None:
         if self.workers and any(w.group == "record" and w.is_running for w in self.workers):
             return
-        value = self.query_one("#mic", Select).value
-        key = None if value is Select.BLANK else str(value)
+        key = self.query_one(MicrophoneSelect).key
         self.query_one("#record-btn", Button).disabled = True
         self.query_one("#stop-btn", Button).disabled = False
         self.query_one("#extract-btn", Button).disabled = True
@@ -124,8 +113,7 @@ class RecordDialog(ReportsWorkerFailures, ModalScreen[int]):
                 self._source = None
                 source.stop()
         except EarshotError as error:
-            self.post_message(ActionFailed("Recording failed", error))
-            self.post_message(RecordingFinished(0.0, cancelled=True, silent=True))
+            self.post_message(RecordingFinished(0.0, cancelled=True, silent=True, error=error))
             return
         silent = result.level.peak_db < -60.0
         self.post_message(RecordingFinished(result.seconds, result.cancelled, silent, result.audio))
@@ -149,8 +137,12 @@ class RecordDialog(ReportsWorkerFailures, ModalScreen[int]):
         self.query_one(LevelMeter).stop()
         self.query_one("#record-btn", Button).disabled = False
         self.query_one("#stop-btn", Button).disabled = True
+        if message.error is not None:
+            hint = f" {message.error.hint}." if message.error.hint else ""
+            self.status(f"[red]Recording failed:[/] {message.error.message}.{hint}")
+            return
         if message.audio is None or message.seconds <= 0:
-            self.status("Nothing was recorded.")
+            self.status("Nothing was recorded: press r to record.")
             return
         self.audio = message.audio
         self.query_one("#extract-btn", Button).disabled = False
@@ -189,6 +181,7 @@ class RecordDialog(ReportsWorkerFailures, ModalScreen[int]):
                                            result.recording))
 
     def on_samples_extracted(self, message: SamplesExtracted) -> None:
+        self.post_message(ProjectChanged(f"extracted {message.kept}"))  # the Data tab behind updates now
         self.audio = None
         self.stored += message.kept
         total = self.project.sample_count(self.info)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from textual import on, work
@@ -16,62 +18,99 @@ from core.errors import EarshotError, TrainingError
 from core.project import Project
 from core.spec import TrainSpec
 from tui.messages import EpochEnded, TrainingFailed, TrainingFinished, TrainingStatus, poster
-from tui.reading import read_confusion, read_curves
+from tui.reading import read_confusion, read_curves, suggested_epochs
 from tui.screens.base import ProjectTab
-from tui.widgets.charts import MetricChart
+from tui.widgets.charts import ChartLegend, MetricChart
 from tui.widgets.confusion import ConfusionMatrix
 
 DEFAULTS = TrainSpec()
+MAX_EPOCHS = DEFAULTS.recommended_max_epochs
 
 
-def parse_settings(epochs: str, batch: str, rate: str, base: TrainSpec) -> TrainSpec:
-    """The Advanced Settings fields (blank = keep `base`) as a TrainSpec, or a TrainingError."""
-    try:
-        return TrainSpec.from_dict({
-            **base.to_dict(),
-            "epochs": int(epochs) if epochs.strip() else base.epochs,
-            "batch_size": int(batch) if batch.strip() else base.batch_size,
-            "learning_rate": float(rate) if rate.strip() else base.learning_rate,
-        })
-    except ValueError as exc:
-        raise TrainingError(f"a training setting is not a number ({exc})",
-                            "epochs and batch size are whole numbers, the learning rate e.g. 0.001") from exc
+@dataclass(frozen=True)
+class Setting:
+    """One Advanced Settings field: the TrainSpec key it sets, how it is read, and its bounds."""
+
+    key: str
+    label: str
+    parse: Callable[[str], Any]
+    low: float
+    high: float
+    kind: str  # the Input type: "integer" or "number"
+    rule: str  # how the bounds read in an error
+
+    @property
+    def field_id(self) -> str:
+        return self.key.replace("_", "-")
+
+    def default(self) -> Any:
+        return getattr(DEFAULTS, self.key)
+
+
+# The form, in order; another setting is one more line here (and one more TrainSpec field).
+SETTINGS: tuple[Setting, ...] = (
+    Setting("epochs", "Epochs", int, 1, MAX_EPOCHS, "integer", f"a whole number from 1 to {MAX_EPOCHS}"),
+    Setting("batch_size", "Batch size", int, 1, 512, "integer", "a whole number from 1 to 512"),
+    Setting("learning_rate", "Learning rate", float, 1e-6, 1.0, "number", "a number above 0 up to 1, "
+            "e.g. 0.001"),
+)
+
+
+def parse_settings(values: dict[str, str], base: TrainSpec) -> TrainSpec:
+    """The Advanced Settings fields (key -> text; blank = the default shown) over `base`'s other
+    settings, or a TrainingError naming the field that is out of range."""
+    chosen: dict[str, Any] = {}
+    for setting in SETTINGS:
+        text = values.get(setting.key, "").strip()
+        if not text:
+            chosen[setting.key] = setting.default()
+            continue
+        try:
+            value = setting.parse(text)
+        except ValueError:
+            value = None
+        if value is None or not setting.low <= value <= setting.high:
+            raise TrainingError(f"{setting.label} {text!r} is not {setting.rule}",
+                                "change it under Advanced Settings (s), or clear it for the default")
+        chosen[setting.key] = value
+    return TrainSpec.from_dict({**base.to_dict(), **chosen})
 
 
 class TrainPane(ProjectTab):
     TITLE = "Train"
     TAB_ID = "train"
-    DEFAULT_FOCUS = "#train-btn"
+    KEY = "3"
+    DEFAULT_FOCUS = ("#train-btn", "#cancel-btn")
     BINDINGS = [
-        Binding("t", "train", "Train Model"),
-        Binding("c", "cancel", "Cancel training"),
-        Binding("s", "settings", "Advanced Settings"),
-        Binding("l", "learn_more", "Learn More"),
+        Binding("t", "train", "Train", tooltip="Train Model with the Advanced Settings"),
+        Binding("c", "cancel", "Cancel", tooltip="Cancel training (the saved model stays)"),
+        Binding("s", "settings", "Settings", tooltip="Advanced Settings: epochs, batch size, learning rate"),
+        Binding("l", "learn_more", "Learn More", tooltip="Learn More: the reading and the confusion matrix"),
+        Binding("e", "use_suggested", "Use suggested epochs", show=False,
+                tooltip="Use the epochs the reading suggests"),
     ]
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.history: list[Any] = []
         self._warmed = False
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="train-scroll"):
-            with Collapsible(title="Advanced Settings", id="settings", collapsed=True):
-                with Horizontal(classes="form-row"):
-                    yield Label("Epochs")
-                    yield Input(placeholder=str(DEFAULTS.epochs), id="epochs", type="integer")
-                    yield Label("Batch size")
-                    yield Input(placeholder=str(DEFAULTS.batch_size), id="batch", type="integer")
-                    yield Label("Learning rate")
-                    yield Input(placeholder=f"{DEFAULTS.learning_rate:g}", id="rate", type="number")
-                yield Static(f"Defaults: {DEFAULTS.epochs} epochs, batch {DEFAULTS.batch_size}, rate "
-                             f"{DEFAULTS.learning_rate:g}. An epoch shows every training sample once; "
-                             f"up to {DEFAULTS.recommended_max_epochs} helps. Enter trains.", classes="dim")
+            with Collapsible(title="Advanced Settings (s)", id="settings", collapsed=True):
+                with Horizontal(classes="form-row", id="settings-form"):
+                    for setting in SETTINGS:
+                        yield Label(setting.label)
+                        yield Input(placeholder=f"{setting.default():g}", id=setting.field_id,
+                                    type=setting.kind, classes="setting")
+                yield Static(f"Blank fields use the defaults shown. An epoch shows every training sample "
+                             f"once; 1 to {MAX_EPOCHS} epochs. Enter trains.", classes="dim")
             with Horizontal(classes="button-row"):
                 yield Button("Train Model", variant="primary", id="train-btn", classes="compact")
                 yield Button("Cancel", id="cancel-btn", classes="compact", disabled=True)
             yield Static("", id="train-status")
             yield ProgressBar(total=1, id="train-progress", show_eta=False)
+            yield ChartLegend()
             with Horizontal(id="charts"):
                 yield MetricChart("Accuracy per epoch", unit_range=True, id="accuracy-chart")
                 yield MetricChart("Loss per epoch", unit_range=False, id="loss-chart")
@@ -82,37 +121,49 @@ class TrainPane(ProjectTab):
         self.warm_up()
 
     def show_project(self, project: Project | None) -> None:
+        super().show_project(project)
         if project is None:
             return
         spec = project.train_spec
-        fields = (("#epochs", spec.epochs, DEFAULTS.epochs), ("#batch", spec.batch_size, DEFAULTS.batch_size),
-                  ("#rate", spec.learning_rate, DEFAULTS.learning_rate))
-        for field, value, default in fields:
-            self.query_one(field, Input).value = "" if value == default else f"{value:g}"
+        for setting in SETTINGS:
+            value = getattr(spec, setting.key)
+            self.query_one(f"#{setting.field_id}", Input).value = (
+                "" if value == setting.default() else f"{value:g}")
         self.show_saved_model(project)
 
-    def show_saved_model(self, project: Project) -> None:
-        """Charts, matrix and reading of the model already in the project (if any)."""
-        path = project.models_dir / "latest" / "metadata.json"
+    def saved_metadata(self, project: Project) -> dict[str, Any] | None:
         try:
-            metadata = json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads((project.models_dir / "latest" / "metadata.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
-            self.query_one("#train-status", Static).update("No model yet: press t to Train Model.")
+            return None
+        return data if isinstance(data, dict) else None
+
+    def show_saved_model(self, project: Project, *, note: str = "") -> None:
+        """Charts, matrix and reading of the model already in the project (if any)."""
+        metadata = self.saved_metadata(project)
+        status = self.query_one("#train-status", Static)
+        if metadata is None:
+            self.reset_charts(1)
+            self.show_results([], [])
+            status.update(note or "No model yet: press t to Train Model.")
             return
         history = metadata.get("history", [])
         self.reset_charts(int(metadata.get("train", {}).get("epochs", len(history)) or 1))
         for item in history:
             self.add_epoch(item)
-        self.show_results(metadata.get("labels", []), metadata.get("confusion", []))
-        accuracy = metadata.get("metrics", {}).get("test_accuracy")
+        metrics = metadata.get("metrics", {})
+        self.show_results(metadata.get("labels", []), metadata.get("confusion", []),
+                          train_accuracy=metrics.get("train_accuracy"),
+                          test_accuracy=metrics.get("test_accuracy"))
+        accuracy = metrics.get("test_accuracy")
         done = f"test accuracy {accuracy:.0%}" if isinstance(accuracy, float) else "trained"
-        self.query_one("#train-status", Static).update(f"Saved model: {done}, {len(history)} epochs.")
+        status.update(f"{note}Saved model: {done}, {len(history)} epochs. Learn More: l.")
 
     # -- TensorFlow warm-up -----------------------------------------------------------------
 
     def warm_up(self) -> None:
         """Import TensorFlow in the background the first time the tab is shown."""
-        if not self._warmed and self.earshot.prewarm:
+        if not self._warmed and self.services.prewarm:
             self._warmed = True
             self.import_tensorflow()
 
@@ -128,38 +179,57 @@ class TrainPane(ProjectTab):
         settings = self.query_one("#settings", Collapsible)
         settings.collapsed = not settings.collapsed
         if not settings.collapsed:
-            self.call_after_refresh(self.query_one("#epochs", Input).focus)
+            self.call_after_refresh(self.query_one(f"#{SETTINGS[0].field_id}", Input).focus)
+        else:
+            self.focus_default()
 
     def action_learn_more(self) -> None:
-        self.query_one("#charts").scroll_visible()
-        self.query_one("#accuracy-chart").focus()
+        """Bring the reading and the confusion matrix into view (again: back to the charts)."""
+        reading = self.query_one("#reading", Static)
+        scroll = self.query_one("#train-scroll", VerticalScroll)
+        if not self.query_one(ConfusionMatrix).labels:
+            self.notify("Train a model first (t): Learn More then explains its charts and shows which "
+                        "classes it confuses.", title="Learn More")
+            return
+        if scroll.scroll_y >= reading.virtual_region.y - 1 and scroll.scroll_y > 0:
+            scroll.scroll_home(animate=False)
+        else:
+            scroll.scroll_to_widget(reading, animate=False, top=True)
+
+    def action_use_suggested(self) -> None:
+        best = suggested_epochs(self.history)
+        if best is None:
+            self.notify("The reading suggests no other number of epochs.", title="Epochs")
+            return
+        self.query_one("#epochs", Input).value = str(best)
+        self.query_one("#settings", Collapsible).collapsed = False
+        self.notify(f"Epochs set to {best}: press t to train again.", title="Epochs")
 
     @property
     def training(self) -> bool:
         return any(w.group == "train" and w.is_running for w in self.workers)
 
     @on(Button.Pressed, "#train-btn")
-    @on(Input.Submitted, "#epochs, #batch, #rate")
+    @on(Input.Submitted, ".setting")
     def action_train(self) -> None:
         project = self.need_project()
         if project is None or self.training:
             return
         try:
-            epochs, batch, rate = (self.query_one(f, Input).value for f in ("#epochs", "#batch", "#rate"))
-            spec = parse_settings(epochs, batch, rate, base=project.train_spec)
+            values = {s.key: self.query_one(f"#{s.field_id}", Input).value for s in SETTINGS}
+            spec = parse_settings(values, base=project.train_spec)
             if spec != project.train_spec:
                 project.set_train_spec(spec)
         except EarshotError as error:
             self.fail("Training settings", error)
             return
-        self.history = []
         self.reset_charts(spec.epochs)
         self.show_results([], [])
         self.query_one("#train-progress", ProgressBar).update(total=spec.epochs, progress=0)
         self.query_one("#train-btn", Button).disabled = True
         self.query_one("#cancel-btn", Button).disabled = False
         self.query_one("#train-status", Static).update("Starting...")
-        self.query_one("#cancel-btn", Button).focus()
+        self.focus_if_active("#cancel-btn")
         self.run_training(project, spec)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="train", description="Train Model")
@@ -179,11 +249,13 @@ class TrainPane(ProjectTab):
         self.post_message(TrainingFinished(result))
 
     def action_cancel(self) -> None:
+        if not self.training:
+            self.notify("Nothing to cancel: no training is running.", title="Cancel")
+            return
         for worker in self.workers:
             if worker.group == "train":
                 worker.cancel()
-        if self.training:
-            self.query_one("#train-status", Static).update("Cancelling after this batch...")
+        self.query_one("#train-status", Static).update("Cancelling after this batch...")
 
     @on(Button.Pressed, "#cancel-btn")
     def cancel_pressed(self) -> None:
@@ -194,33 +266,37 @@ class TrainPane(ProjectTab):
             self.query_one("#train-status", Static).update(message.text)
 
     def on_epoch_ended(self, message: EpochEnded) -> None:
-        metrics = message.metrics
-        self.add_epoch(metrics)
-        self.query_one("#train-progress", ProgressBar).update(total=metrics.epochs, progress=metrics.epoch)
+        m = message.metrics
+        self.add_epoch(m)
+        self.query_one("#train-progress", ProgressBar).update(total=m.epochs, progress=m.epoch)
         self.query_one("#train-status", Static).update(
-            f"Epoch {metrics.epoch}/{metrics.epochs}  acc {metrics.train_accuracy:.2f}  "
-            f"test acc {metrics.test_accuracy:.2f}  loss {metrics.train_loss:.2f}  "
-            f"test loss {metrics.test_loss:.2f}  {metrics.seconds:.1f} s")
+            f"Epoch {m.epoch}/{m.epochs}, running figures: accuracy train {m.train_accuracy:.0%} "
+            f"test {m.test_accuracy:.0%}, loss train {m.train_loss:.2f} test {m.test_loss:.2f}")
+
+    def training_ended(self) -> None:
+        self.query_one("#train-btn", Button).disabled = False
+        self.query_one("#cancel-btn", Button).disabled = True
+        self.focus_if_active("#train-btn")
 
     def on_training_finished(self, message: TrainingFinished) -> None:
-        self.query_one("#train-btn", Button).disabled = False
-        self.query_one("#train-btn", Button).focus()
-        self.query_one("#cancel-btn", Button).disabled = True
-        status = self.query_one("#train-status", Static)
+        self.training_ended()
         if message.cancelled or message.result is None:
-            status.update("Training cancelled; the previous model is unchanged.")
+            if self.project is not None:
+                self.show_saved_model(self.project, note="Training cancelled; the saved model is unchanged. ")
             return
         result = message.result
-        status.update(f"Done: {result.epochs} epochs in {result.seconds:.0f} s, test accuracy "
-                      f"{result.test_accuracy:.0%}, train accuracy {result.train_accuracy:.0%}.")
-        self.show_results(result.labels, result.evaluation.confusion, warnings=list(result.warnings))
+        self.query_one("#train-status", Static).update(
+            f"Done: {result.epochs} epochs in {result.seconds:.0f} s. Saved model: test accuracy "
+            f"{result.test_accuracy:.0%}, train {result.train_accuracy:.0%}. Learn More: l.")
+        self.show_results(result.labels, result.evaluation.confusion, warnings=list(result.warnings),
+                          train_accuracy=result.train_accuracy, test_accuracy=result.test_accuracy)
         self.notify(f"Test accuracy {result.test_accuracy:.0%}. Try it on the Validate tab (4).",
                     title="Model trained")
 
     def on_training_failed(self, message: TrainingFailed) -> None:
-        self.query_one("#train-btn", Button).disabled = False
-        self.query_one("#cancel-btn", Button).disabled = True
-        self.query_one("#train-status", Static).update(f"[red]Training failed:[/] {message.error.message}")
+        self.training_ended()
+        if self.project is not None:
+            self.show_saved_model(self.project, note=f"[red]Training failed:[/] {message.error.message}. ")
         self.fail("Training failed", message.error)
 
     # -- charts and results -----------------------------------------------------------------
@@ -239,11 +315,17 @@ class TrainPane(ProjectTab):
                                                              get("test_loss"))
 
     def show_results(self, labels: list[str], confusion: list[list[int]], *,
-                     warnings: list[str] | None = None) -> None:
+                     warnings: list[str] | None = None, train_accuracy: float | None = None,
+                     test_accuracy: float | None = None) -> None:
         reading = self.query_one("#reading", Static)
         self.query_one(ConfusionMatrix).show(labels, confusion)
         if not labels:
             reading.update("")
             return
-        lines = read_curves(self.history) + read_confusion(labels, confusion) + (warnings or [])
-        reading.update("\n".join(f"• {line[0].upper()}{line[1:]}" for line in lines))
+        lines = (read_curves(self.history, train_accuracy=train_accuracy, test_accuracy=test_accuracy)
+                 + read_confusion(labels, confusion) + (warnings or []))
+        headline = "Learn More"
+        if isinstance(test_accuracy, float) and isinstance(train_accuracy, float):
+            headline += (f": the saved model has test accuracy {test_accuracy:.0%}, train {train_accuracy:.0%} "
+                         "(the charts show per-epoch running figures)")
+        reading.update(headline + "\n" + "\n".join(f"• {line[0].upper()}{line[1:]}" for line in lines))

@@ -1,15 +1,22 @@
-"""Validate tab: live classification from a microphone, or a file; threshold and smoothing."""
+"""Validate tab: live classification from a microphone, or a file; threshold and smoothing.
+
+Listening and classifying a file share one model, and a LiteRT interpreter is not thread-safe:
+every worker that runs the model is in the one exclusive group MODEL_GROUP, and a new task is
+refused (with a message) while another one runs.
+"""
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, Input, Label, RichLog, Select, Static
+from textual.widgets import Button, Input, Label, RichLog, Static
 from textual.worker import get_current_worker
 
 from core.errors import CaptureError, EarshotError
@@ -25,10 +32,13 @@ from tui.messages import (
 )
 from tui.screens.base import ProjectTab
 from tui.screens.dialogs import PathDialog
+from tui.widgets.microphones import MicrophoneSelect
 from tui.widgets.score_bars import ScoreBars, TopLabel
 
 SECTION = "validate"
 DEFAULTS = StreamSettings()
+MODEL_GROUP = "model"  # every worker that runs the model: one at a time
+TIMELINE_WIDTH = 60
 
 
 def parse_stream_settings(threshold: str, smoothing: str) -> Any:
@@ -42,19 +52,37 @@ def parse_stream_settings(threshold: str, smoothing: str) -> Any:
                            "threshold is 0 to 1, smoothing a whole number of windows") from exc
 
 
+def found_labels(windows: list[Any]) -> list[tuple[str, int]]:
+    """(label, number of windows) of a long file, most frequent first."""
+    return Counter(w.label for w in windows).most_common()
+
+
+def timeline(windows: list[Any], labels: list[str], width: int = TIMELINE_WIDTH) -> Text:
+    """One letter per window (the label's initial, coloured per label), wrapped to `width`."""
+    colours = ["dim", "green", "cyan", "magenta", "yellow", "blue", "red", "bright_green"]
+    text = Text()
+    for n, window in enumerate(windows):
+        if n and n % width == 0:
+            text.append("\n")
+        index = labels.index(window.label) if window.label in labels else 0
+        text.append(window.label[:1].upper() if index else "·", style=colours[index % len(colours)])
+    return text
+
+
 class ValidatePane(ProjectTab):
     TITLE = "Validate"
     TAB_ID = "validate"
-    DEFAULT_FOCUS = "#listen-btn"
+    KEY = "4"
+    DEFAULT_FOCUS = ("#listen-btn", "#stop-btn")
     BINDINGS = [
-        Binding("l", "listen", "Listen"),
-        Binding("s", "stop", "Stop"),
-        Binding("f", "classify_file", "Classify a file"),
-        Binding("m", "focus_field('#validate-mic')", "Microphone"),
+        Binding("l", "listen", "Listen", tooltip="Listen: classify the microphone live"),
+        Binding("s", "stop", "Stop", tooltip="Stop listening"),
+        Binding("f", "classify_file", "Classify file", tooltip="Classify an audio file"),
+        Binding("m", "focus_field('#validate-mic')", "Mic", tooltip="Choose the microphone"),
     ]
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self._classifier: Any = None
         self._classifier_key: Any = None
         self.threshold = DEFAULTS.threshold
@@ -62,7 +90,7 @@ class ValidatePane(ProjectTab):
     def compose(self) -> ComposeResult:
         with Vertical():
             with Horizontal(classes="form-row"):
-                yield Select[str]([], prompt="Microphone", id="validate-mic")
+                yield MicrophoneSelect(self.services.microphones, id="validate-mic")
                 yield Button("Listen", variant="primary", id="listen-btn", classes="compact")
                 yield Button("Stop", id="stop-btn", classes="compact", disabled=True)
                 yield Button("Classify a file", id="file-btn", classes="compact")
@@ -73,40 +101,44 @@ class ValidatePane(ProjectTab):
                 yield Input(placeholder=str(DEFAULTS.smooth_windows), id="smoothing", type="integer")
             yield TopLabel("—", id="top-label")
             yield ScoreBars(id="scores")
-            yield Static("Train a model, then Listen (l) or Classify a file (f).", id="validate-status")
+            yield Static("Open a project first (tab 1).", id="validate-status")
             yield RichLog(id="decisions", max_lines=200)
 
+    def has_model(self) -> bool:
+        return self.project is not None and (self.project.models_dir / "latest" / "metadata.json").is_file()
+
     def show_project(self, project: Project | None) -> None:
+        super().show_project(project)
         if project is None:
             return
         saved = project.settings(SECTION)
         self.query_one("#threshold", Input).value = str(saved.get("threshold", ""))
         self.query_one("#smoothing", Input).value = str(saved.get("smooth_windows", ""))
         self._classifier = None
+        self.show_ready()
 
     def shown(self) -> None:
-        if not self.query_one("#validate-mic", Select).is_blank() or getattr(self, "_listed", False):
-            return
-        self._listed = True
-        self.list_microphones()
+        if not self.busy:
+            self.show_ready()
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="mics", description="List microphones")
-    def list_microphones(self) -> None:
-        try:
-            self.post_message(MicrophonesListed(self.earshot.backend.microphones()))
-        except EarshotError as error:
-            self.post_message(MicrophonesListed([], error))
+    mic_problem = ""
+
+    def show_ready(self) -> None:
+        if self.has_model():
+            text = "Ready: Listen (l) to the microphone, or Classify a file (f)."
+        else:
+            text = "No model yet: train one on the Train tab (3), then Listen (l) or Classify a file (f)."
+        self.status(text + (f"\n[yellow]{self.mic_problem}[/]" if self.mic_problem else ""))
 
     def on_microphones_listed(self, message: MicrophonesListed) -> None:
-        select = self.query_one("#validate-mic", Select)
         if message.error is not None:
-            self.status(f"No microphone: {message.error.message}. Classify a file (f) instead.")
-            return
-        select.set_options([(label, key) for key, label in message.microphones])
-        if message.microphones:
-            select.value = message.microphones[0][0]
+            self.mic_problem = f"No microphone: {message.error.message}. Classify a file (f) instead."
+        elif not message.microphones:
+            self.mic_problem = "No microphone found: connect one, or Classify a file (f)."
         else:
-            self.status("No microphone found: connect one, or Classify a file (f).")
+            self.mic_problem = ""
+        if not self.busy:
+            self.show_ready()
 
     def status(self, text: str) -> None:
         self.query_one("#validate-status", Static).update(text)
@@ -124,7 +156,7 @@ class ValidatePane(ProjectTab):
         return settings
 
     def classifier(self, project: Project) -> Any:
-        """The project's classifier, reloaded when the model changed (runs in workers)."""
+        """The project's classifier, reloaded when the model changed (only in MODEL_GROUP workers)."""
         from core.classifier import load_classifier
 
         metadata = project.models_dir / "latest" / "metadata.json"
@@ -134,39 +166,62 @@ class ValidatePane(ProjectTab):
             self._classifier_key = key
         return self._classifier
 
-    # -- live -------------------------------------------------------------------------------
+    @property
+    def busy(self) -> bool:
+        """A worker is running the model (listening or classifying a file)."""
+        return any(w.group == MODEL_GROUP and w.is_running for w in self.workers)
 
     @property
     def listening(self) -> bool:
-        return any(w.group == "listen" and w.is_running for w in self.workers)
+        return any(w.group == MODEL_GROUP and w.name == "listen" and w.is_running for w in self.workers)
+
+    def can_start(self, what: str) -> Project | None:
+        project = self.need_project()
+        if project is None:
+            return None
+        if self.busy:
+            doing = "listening: stop with s" if self.listening else "classifying a file: wait a moment"
+            self.notify(f"Still {doing}, then {what}.", title="Validate", severity="warning")
+            return None
+        if not self.has_model():
+            self.notify("No model yet: train one on the Train tab (3) first.", title="Validate",
+                        severity="warning")
+            return None
+        return project
+
+    # -- live -------------------------------------------------------------------------------
 
     @on(Button.Pressed, "#listen-btn")
     def action_listen(self) -> None:
-        project = self.need_project()
-        if project is None or self.listening:
+        project = self.can_start("Listen")
+        if project is None:
             return
         try:
             settings = self.settings(project)
         except EarshotError as error:
             self.fail("Validate settings", error)
             return
-        value = self.query_one("#validate-mic", Select).value
-        key = None if value is Select.BLANK else str(value)
+        key = self.query_one(MicrophoneSelect).key
         self.query_one("#listen-btn", Button).disabled = True
         self.query_one("#stop-btn", Button).disabled = False
+        self.query_one("#file-btn", Button).disabled = True
+        self.focus_if_active("#stop-btn")
         self.query_one("#decisions", RichLog).clear()
+        self.query_one(TopLabel).show(None)
         self.status("Loading the model...")
         self.listen(project, key, settings)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="listen", description="Listen")
+    @work(thread=True, exclusive=True, exit_on_error=False, group=MODEL_GROUP, name="listen",
+          description="Listen")
     def listen(self, project: Project, key: str | None, settings: Any) -> None:
         from core.infer import StreamingClassifier, listen
 
         cancel = get_current_worker().cancelled_event
+        push = self.services.push
         try:
             classifier = self.classifier(project)
             streaming = StreamingClassifier(classifier, settings)
-            source = self.earshot.backend.open_microphone(key, classifier.audio.sample_rate)
+            source = self.services.microphones.open_microphone(key, classifier.audio.sample_rate)
             source.start()
             try:
                 self.post_message(ListeningStopped("started"))
@@ -176,9 +231,7 @@ class ValidatePane(ProjectTab):
                     self.post_message(WindowScored(window.time, scores, source.level().rms_db))
 
                 def on_decision(decision: Any) -> None:
-                    publisher = getattr(self.app, "publisher", None)
-                    if publisher is not None:
-                        publisher.publish(decision)
+                    push.publish(decision)
                     self.post_message(DecisionMade(decision))
 
                 summary = listen(source, streaming, cancel=cancel, on_window=on_window,
@@ -194,13 +247,15 @@ class ValidatePane(ProjectTab):
     def on_window_scored(self, message: WindowScored) -> None:
         self.query_one(ScoreBars).show(message.scores, threshold=self.threshold)
         best = max(message.scores, key=lambda k: message.scores[k])
+        top = self.query_one(TopLabel)
         if message.scores[best] >= self.threshold:
-            self.query_one(TopLabel).show(best, message.scores[best])
-        self.status(f"Listening: {message.time:6.1f} s, level {message.level_db:4.0f} dB. Stop with s.")
+            top.show(best, message.scores[best])
+        else:
+            top.show(None, hint=f"nothing above the threshold {self.threshold:.0%}")
+        self.status(f"Listening: {message.seconds:6.1f} s, level {message.level_db:4.0f} dB. Stop with s.")
 
     def on_decision_made(self, message: DecisionMade) -> None:
         decision = message.decision
-        self.query_one(TopLabel).show(decision.label, decision.confidence)
         self.query_one("#decisions", RichLog).write(
             f"{decision.time:7.2f} s  {decision.label}  {decision.confidence:.0%}")
 
@@ -210,33 +265,40 @@ class ValidatePane(ProjectTab):
             return
         self.query_one("#listen-btn", Button).disabled = False
         self.query_one("#stop-btn", Button).disabled = True
+        self.query_one("#file-btn", Button).disabled = False
+        self.focus_if_active("#listen-btn")
         if message.reason in {"cancelled", "end", "seconds"}:
-            self.status(f"Stopped after {message.seconds:.1f} s, {message.decisions} decisions.")
+            self.status(f"Stopped after {message.seconds:.1f} s, {message.decisions} decisions. "
+                        "Listen again with l.")
         else:
-            self.status(f"Stopped: {message.reason}")
+            self.status(f"[red]Stopped:[/] {message.reason}")
 
     @on(Button.Pressed, "#stop-btn")
     def action_stop(self) -> None:
+        if not self.listening:
+            self.notify("Not listening: press l to Listen.", title="Stop")
+            return
         for worker in self.workers:
-            if worker.group == "listen":
+            if worker.group == MODEL_GROUP and worker.name == "listen":
                 worker.cancel()
 
     # -- a file -----------------------------------------------------------------------------
 
     @on(Button.Pressed, "#file-btn")
     def action_classify_file(self) -> None:
-        project = self.need_project()
+        project = self.can_start("Classify a file")
         if project is None:
             return
 
         def chosen(path: Path | None) -> None:
-            if path is not None:
+            if path is not None and not self.busy:
                 self.status(f"Classifying {path.name}...")
                 self.classify_file(project, path)
 
         self.app.push_screen(PathDialog("Classify a file (audio)", Path.cwd()), chosen)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="file", description="Classify a file")
+    @work(thread=True, exclusive=True, exit_on_error=False, group=MODEL_GROUP, name="file",
+          description="Classify a file")
     def classify_file(self, project: Project, path: Path) -> None:
         from core.audio import load
 
@@ -245,15 +307,36 @@ class ValidatePane(ProjectTab):
             prediction = classifier.predict(load(path, classifier.audio.sample_rate))
         except EarshotError as error:
             self.post_message(ActionFailed("Cannot classify the file", error))
+            self.post_message(FileClassified(path, None, error.message))
             return
         self.post_message(FileClassified(path, prediction))
 
     def on_file_classified(self, message: FileClassified) -> None:
-        prediction = message.prediction
-        self.query_one(ScoreBars).show(prediction.scores)
-        self.query_one(TopLabel).show(prediction.label, prediction.confidence)
+        prediction, name = message.prediction, message.path.name
+        if prediction is None:
+            self.status(f"[red]Cannot classify {name}:[/] {message.error}")
+            return
         log = self.query_one("#decisions", RichLog)
-        log.write(f"{message.path.name}: {prediction.label} ({prediction.confidence:.0%})")
-        for window in prediction.windows[:50]:
+        top = self.query_one(TopLabel)
+        if len(prediction.windows) <= 1:
+            self.query_one(ScoreBars).show(prediction.scores)
+            top.show(prediction.label, prediction.confidence)
+            log.write(f"{name}: {prediction.label} ({prediction.confidence:.0%})")
+            self.status(f"{name}: {prediction.label}, confidence {prediction.confidence:.0%}.")
+            return
+        windows = prediction.windows
+        labels = list(prediction.scores)
+        found = found_labels(windows)
+        shares = {label: sum(1 for w in windows if w.label == label) / len(windows) for label in labels}
+        self.query_one(ScoreBars).show(shares)
+        heard = [(label, n) for label, n in found if label != labels[0]] or found
+        top.show_text(",  ".join(f"{label.upper()} ×{n}" for label, n in heard[:4]))
+        seconds = windows[-1].start + 1
+        log.write(f"{name}: {len(windows)} windows over {seconds:.0f} s; the bars show each label's "
+                  "share of the windows. Timeline (one letter per window, · background):")
+        log.write(timeline(windows, labels))
+        for window in windows[:200]:
             log.write(f"  {window.start:6.1f} s  {window.label}  {window.confidence:.0%}")
-        self.status(f"{message.path.name}: {prediction.label}, confidence {prediction.confidence:.0%}.")
+        summary = ", ".join(f"{label} in {n}" for label, n in found)
+        self.status(f"{name}: {summary} of {len(windows)} windows (most: {prediction.label}, "
+                    f"{prediction.confidence:.0%}).")

@@ -47,12 +47,21 @@ class ScoreBars(Static):
 class TopLabel(Static):
     """The current top label, big and centred, or a dim hint."""
 
+    label: str | None = None
+
     DEFAULT_CSS = """
     TopLabel { height: 3; content-align: center middle; text-style: bold; border: heavy $accent; }
     """
 
-    def show(self, label: str | None, confidence: float = 0.0) -> None:
+    def show(self, label: str | None, confidence: float = 0.0, *, hint: str = "") -> None:
+        """A label and its confidence; None: a dash (nothing passes the threshold), with a dim hint."""
+        self.label = label
         if label is None:
-            self.update(Text("—", style="dim"))
+            self.update(Text("—" + (f"  {hint}" if hint else ""), style="dim"))
         else:
             self.update(Text(f"{label.upper()}  {confidence:.0%}", style="bold"))
+
+    def show_text(self, text: str) -> None:
+        """A headline of its own (the labels found in a long file)."""
+        self.label = text
+        self.update(Text(text, style="bold"))
