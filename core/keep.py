@@ -9,6 +9,7 @@ written atomically by the project).
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,39 +20,45 @@ KEPT_PREFIX = "kept"
 
 
 class RecentAudio:
-    """The last `seconds` of a stream `float32`, addressed by sample position from the stream's start."""
+    """The last `seconds` of a stream `float32`, addressed by sample position from the stream's start.
+
+    One thread adds blocks while another may cut windows out: a lock keeps each cut consistent."""
 
     def __init__(self, sample_rate: int, seconds: float = 6.0) -> None:
         self.sample_rate = int(sample_rate)
         self._ring = np.zeros(max(1, int(round(seconds * sample_rate))), dtype=np.float32)
+        self._lock = threading.Lock()
         self.end = 0  # samples seen so far
 
     def add(self, block: np.ndarray) -> None:
         block = np.asarray(block, dtype=np.float32).reshape(-1)
         size = self._ring.size
-        if block.size >= size:
-            self._ring[:] = block[-size:]
-        else:
-            self._ring = np.roll(self._ring, -block.size)
-            self._ring[size - block.size:] = block
-        self.end += block.size
+        with self._lock:
+            if block.size >= size:
+                self._ring[:] = block[-size:]
+            else:
+                self._ring[:size - block.size] = self._ring[block.size:]
+                self._ring[size - block.size:] = block
+            self.end += block.size
 
     def window(self, end: int, length: int) -> np.ndarray | None:
         """Samples `[end - length, end)`, or None when they are no longer (or not yet) held."""
-        start = end - length
-        held = min(self.end, self._ring.size)
-        if length <= 0 or end > self.end or start < self.end - held or start < 0:
-            return None
-        offset = self._ring.size - (self.end - start)
-        return self._ring[offset:offset + length].copy()
+        with self._lock:
+            start = end - length
+            held = min(self.end, self._ring.size)
+            if length <= 0 or end > self.end or start < self.end - held or start < 0:
+                return None
+            offset = self._ring.size - (self.end - start)
+            return self._ring[offset:offset + length].copy()
 
     def last(self, length: int) -> np.ndarray:
         """The latest `length` samples (zero-padded at the front when fewer were heard)."""
-        held = min(self.end, self._ring.size, length)
-        out = np.zeros(length, dtype=np.float32)
-        if held:
-            out[length - held:] = self._ring[self._ring.size - held:]
-        return out
+        with self._lock:
+            held = min(self.end, self._ring.size, length)
+            out = np.zeros(length, dtype=np.float32)
+            if held:
+                out[length - held:] = self._ring[self._ring.size - held:]
+            return out
 
     def at_time(self, seconds: float, length: int) -> np.ndarray:
         """The window of `length` samples ending at `seconds` of the stream, else the latest one."""
@@ -69,7 +76,7 @@ class TappedSource:
         block = self.source.read(timeout=timeout)
         if block is not None:
             self.recent.add(block)
-        return block  # type: ignore[no-any-return]
+        return block
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.source, name)

@@ -28,6 +28,7 @@ from tui.messages import (
     FileClassified,
     ListeningStopped,
     MicrophonesListed,
+    ProjectChanged,
     WindowScored,
 )
 from tui.screens.base import ProjectTab
@@ -39,6 +40,7 @@ SECTION = "validate"
 DEFAULTS = StreamSettings()
 MODEL_GROUP = "model"  # every worker that runs the model: one at a time
 TIMELINE_WIDTH = 60
+KEEP_DECISION_SECONDS = 5.0  # k keeps the last decision's window if it is this recent, else the last second
 
 
 def parse_stream_settings(threshold: str, smoothing: str) -> Any:
@@ -79,6 +81,8 @@ class ValidatePane(ProjectTab):
         Binding("s", "stop", "Stop", tooltip="Stop listening"),
         Binding("f", "classify_file", "Classify file", tooltip="Classify an audio file"),
         Binding("m", "focus_field('#validate-mic')", "Mic", tooltip="Choose the microphone"),
+        Binding("k", "keep", "Keep window", tooltip="Keep what was just heard as a sample (while listening)"),
+        Binding("c", "calibrate", "Calibrate", tooltip="Choose threshold and smoothing on a test stream"),
     ]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -86,6 +90,9 @@ class ValidatePane(ProjectTab):
         self._classifier: Any = None
         self._classifier_key: Any = None
         self.threshold = DEFAULTS.threshold
+        self._recent: Any = None  # core.keep.RecentAudio of the current listening
+        self._clip_samples = 0
+        self._last_decision: float | None = None
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -94,6 +101,7 @@ class ValidatePane(ProjectTab):
                 yield Button("Listen", variant="primary", id="listen-btn", classes="compact")
                 yield Button("Stop", id="stop-btn", classes="compact", disabled=True)
                 yield Button("Classify a file", id="file-btn", classes="compact")
+                yield Button("Calibrate", id="calibrate-btn", classes="compact")
             with Horizontal(classes="form-row"):
                 yield Label("Threshold")
                 yield Input(placeholder=f"{DEFAULTS.threshold:g}", id="threshold", type="number")
@@ -215,13 +223,17 @@ class ValidatePane(ProjectTab):
           description="Listen")
     def listen(self, project: Project, key: str | None, settings: Any) -> None:
         from core.infer import StreamingClassifier, listen
+        from core.keep import RecentAudio, TappedSource
 
         cancel = get_current_worker().cancelled_event
         push = self.services.push
         try:
             classifier = self.classifier(project)
             streaming = StreamingClassifier(classifier, settings)
-            source = self.services.microphones.open_microphone(key, classifier.audio.sample_rate)
+            self._recent = recent = RecentAudio(classifier.audio.sample_rate)
+            self._clip_samples, self._last_decision = classifier.audio.clip_samples, None
+            microphone = self.services.microphones.open_microphone(key, classifier.audio.sample_rate)
+            source = TappedSource(microphone, recent)
             source.start()
             try:
                 self.post_message(ListeningStopped("started"))
@@ -256,6 +268,7 @@ class ValidatePane(ProjectTab):
 
     def on_decision_made(self, message: DecisionMade) -> None:
         decision = message.decision
+        self._last_decision = decision.time
         self.query_one("#decisions", RichLog).write(
             f"{decision.time:7.2f} s  {decision.label}  {decision.confidence:.0%}")
 
@@ -340,3 +353,72 @@ class ValidatePane(ProjectTab):
         summary = ", ".join(f"{label} in {n}" for label, n in found)
         self.status(f"{name}: {summary} of {len(windows)} windows (most: {prediction.label}, "
                     f"{prediction.confidence:.0%}).")
+
+    # -- keep what was heard, calibrate -----------------------------------------------------
+
+    def action_keep(self) -> None:
+        """Cut the window behind the last decision (or the last second) now; ask its class; store it."""
+        from tui.screens.keep import ClassPicker
+
+        project, recent = self.project, self._recent
+        if project is None or recent is None or not self.listening:
+            self.notify("k keeps what was just heard while listening: Listen (l) first.", title="Keep")
+            return
+        when = self._last_decision
+        if when is not None and recent.end / recent.sample_rate - when > KEEP_DECISION_SECONDS:
+            when = None  # too long ago: keep what is heard now
+        size = self._clip_samples
+        window = recent.at_time(when, size) if when is not None else recent.last(size)
+        what = f"the window of the decision at {when:.1f} s" if when is not None else "the last second"
+
+        def chosen(class_name: str | None) -> None:
+            if class_name:
+                self.keep_window(project, class_name, window)
+
+        self.app.push_screen(ClassPicker([c.name for c in project.classes], f"Keep {what} as a sample of"),
+                             chosen)
+
+    @work(thread=True, exit_on_error=False, group="keep", description="Keep window")
+    def keep_window(self, project: Project, class_name: str, window: Any) -> None:
+        from core.keep import keep_window
+        from tui.screens.keep import WindowKept
+
+        try:
+            self.post_message(WindowKept(keep_window(project, class_name, window)))
+        except EarshotError as error:
+            self.post_message(WindowKept(None, error))
+
+    def on_window_kept(self, message: Any) -> None:
+        if message.kept is None:
+            self.fail("Cannot keep the window", message.error)
+            return
+        self.notify(f"Kept as a sample of {message.kept.class_name} ({message.kept.path.name}); "
+                    "retrain to use it.", title="Keep")
+        self.post_message(ProjectChanged(f"kept a window into {message.kept.class_name}"))
+
+    @on(Button.Pressed, "#calibrate-btn")
+    def action_calibrate(self) -> None:
+        from tui.screens.calibrate import CalibrateDialog
+
+        project = self.can_start("Calibrate")
+        if project is None:
+            return
+
+        def applied(result: Any) -> None:
+            if result is None:
+                return
+            from core.calibrate import save_recommendation
+
+            rec = result.recommended
+            self.query_one("#threshold", Input).value = f"{rec.threshold:g}"
+            self.query_one("#smoothing", Input).value = str(rec.smooth)
+            try:
+                save_recommendation(project, result)
+                self.settings(project)
+            except EarshotError as error:
+                self.fail("Cannot save the setting", error)
+                return
+            self.notify(f"Threshold {rec.threshold:g}, smoothing {rec.smooth}: saved for Listen, "
+                        "earshot listen and export.", title="Calibrated")
+
+        self.app.push_screen(CalibrateDialog(project), applied)
