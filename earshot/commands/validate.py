@@ -58,12 +58,15 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         return 0
     print(curve_chart(result))
     print(table(result))
-    rec, now = result.recommended, result.current
+    rec, now, default = result.recommended, result.current, result.default
     print(f"\nstream: {result.stream_seconds / 60:.1f} min, {result.sounds} sounds, {result.windows} windows "
           f"(seed {result.seed}), {result.seconds_taken:.1f} s")
     print(f"rule: {result.rule}")
-    print(f"current:     threshold {now.threshold:g}, smoothing {now.smooth}: {describe(now)}")
-    print(f"recommended: threshold {rec.threshold:g}, smoothing {rec.smooth}: {describe(rec)}")
+    differs = (default.threshold, default.smooth) != (now.threshold, now.smooth)
+    rows = [("default", default)] if differs else []
+    for name, outcome in [*rows, ("current", now), ("recommended", rec)]:
+        print(f"{name + ':':<12} threshold {outcome.threshold:g}, smoothing {outcome.smooth}: "
+              f"{describe(outcome)}")
     if args.no_save:
         print("not saved (--no-save)")
     else:
@@ -73,8 +76,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 def describe(outcome: Any) -> str:
     delay = "-" if outcome.delay_ms is None else f"{outcome.delay_ms:.0f} ms"
-    return (f"{outcome.false_per_hour:.1f} false activations/hour, {outcome.miss_rate:.1%} missed, "
-            f"delay {delay}")
+    return (f"{outcome.false_per_hour:.1f} false activations/hour ({outcome.confusions} during other "
+            f"sounds), {outcome.miss_rate:.1%} missed, delay {delay}")
 
 
 class Progress:
@@ -124,7 +127,8 @@ def table(result: Any) -> str:
                        for p in result.curve)]
     current, chosen = result.current, result.recommended
     keep = {(o.threshold, o.smooth) for o in rows} | {(current.threshold, current.smooth),
-                                                       (chosen.threshold, chosen.smooth)}
+                                                       (chosen.threshold, chosen.smooth),
+                                                       (result.default.threshold, result.default.smooth)}
     shown = sorted((o for o in result.curve if (o.threshold, o.smooth) in keep),
                    key=lambda o: (o.false_per_hour, o.miss_rate, o.smooth, o.threshold))
     lines = [" threshold  smooth  false/hour  missed  delay    ", " " + "-" * 50]
@@ -134,6 +138,8 @@ def table(result: Any) -> str:
             mark.append("recommended")
         if (o.threshold, o.smooth) == (result.current.threshold, result.current.smooth):
             mark.append("current")
+        if (o.threshold, o.smooth) == (result.default.threshold, result.default.smooth):
+            mark.append("default")
         delay = "-" if o.delay_ms is None else f"{o.delay_ms:.0f} ms"
         lines.append(f" {o.threshold:9.2f}  {o.smooth:6d}  {o.false_per_hour:10.1f}  {o.miss_rate:6.1%}  "
                      f"{delay:>7}  {', '.join(mark)}".rstrip())

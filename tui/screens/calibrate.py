@@ -148,8 +148,8 @@ class CalibrateDialog(ModalScreen[Any]):
                     f"{result.seconds_taken:.0f} s.\n"
                     f"Now:         {describe(result.current)}\n"
                     f"[b]Recommended:[/] {describe(result.recommended)}\n"
-                    "[dim]Fewest false alarms among settings that miss at most 5 points more than "
-                    "the best.[/]")
+                    "[dim]Fewest false alarms among settings that miss at most 3 points more than "
+                    "the default (0.5, 3).[/]")
         apply = self.query_one("#apply", Button)
         apply.disabled = False
         apply.focus()
