@@ -27,8 +27,8 @@ def place(audio: np.ndarray, start: float, piece: np.ndarray) -> None:
 
 def known_stream() -> SoundStream:
     """60 s of silence; listed sounds: low 10.1-10.6, high 20.1-20.6, low 30.1-30.6 (all heard),
-    low 45.1-45.6 that is really a high tone (a false activation while a sound plays, and a miss), high 50.1-50.6 too quiet to
-    hear (a miss); an unlisted high tone at 40.1 (a false activation)."""
+    low 45.1-45.6 that is really a high tone (a false activation while a sound plays, and a miss),
+    high 50.1-50.6 too quiet to hear (a miss); an unlisted high tone at 40.1 (a false activation)."""
     audio = np.zeros(60 * SR, dtype=np.float32)
     for start, freq in ((10.1, 300), (20.1, 3000), (30.1, 300), (40.1, 3000), (45.1, 3000)):
         place(audio, start, tone(freq, 0.5))
