@@ -23,7 +23,7 @@ from core.errors import EarshotError
 from core.project import Project
 
 MINUTES = 10.0
-MARKERS = "ox+*#%"
+SHOWN_MISS = 0.6  # settings that miss more than this are off the chart (it keeps the useful part readable)
 
 
 @dataclass
@@ -42,7 +42,8 @@ class CalibrationFinished(Message):
 
 
 class CurveChart(PlotextPlot):
-    """Misses against false activations per hour, one line per smoothing; the recommendation marked."""
+    """Misses against false activations per hour: one line per smoothing, drawn with its digit (each
+    point a threshold), the recommendation as @."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -59,24 +60,23 @@ class CurveChart(PlotextPlot):
     def replot(self) -> None:
         plt = self.plt
         plt.clear_figure()
-        plt.xlabel("false activations / hour")
+        plt.xlabel("false alarms/hour   (digit: smoothing, @: recommended)")
         plt.ylabel("% missed")
         if self.result is not None:
-            for n, smooth in enumerate(sorted({o.smooth for o in self.result.curve})):
+            for smooth in sorted({o.smooth for o in self.result.curve}):
                 points = sorted((o.false_per_hour, 100 * o.miss_rate) for o in self.result.curve
-                                if o.smooth == smooth)
-                plt.plot([p[0] for p in points], [p[1] for p in points], marker=MARKERS[n % len(MARKERS)],
-                         label=f"smooth {smooth}")
+                                if o.smooth == smooth and o.miss_rate <= SHOWN_MISS)
+                if points:
+                    plt.plot([p[0] for p in points], [p[1] for p in points], marker=str(smooth % 10))
             rec = self.result.recommended
-            plt.scatter([rec.false_per_hour], [100 * rec.miss_rate], marker="@", color="red",
-                        label="recommended")
+            plt.scatter([rec.false_per_hour], [100 * rec.miss_rate], marker="@", color="red")
         self.refresh()
 
 
 def describe(outcome: Any) -> str:
     delay = "-" if outcome.delay_ms is None else f"{outcome.delay_ms:.0f} ms"
-    return (f"threshold {outcome.threshold:g}, smoothing {outcome.smooth}: "
-            f"{outcome.false_per_hour:.0f} false/hour, {outcome.miss_rate:.0%} missed, delay {delay}")
+    return (f"threshold {outcome.threshold:<4g} smoothing {outcome.smooth}: {outcome.false_per_hour:3.0f} "
+            f"false/h, {outcome.miss_rate:3.0%} missed, {delay}")
 
 
 class CalibrateDialog(ModalScreen[Any]):
@@ -87,7 +87,8 @@ class CalibrateDialog(ModalScreen[Any]):
         Binding("escape", "close", "Close"),
     ]
     DEFAULT_CSS = """
-    CalibrateDialog CurveChart { height: 12; }
+    CalibrateDialog .dialog { height: 100%; }
+    CalibrateDialog CurveChart { height: 1fr; min-height: 6; }
     CalibrateDialog #calibrate-result { height: auto; }
     CalibrateDialog ProgressBar { width: 100%; }
     """
@@ -144,12 +145,11 @@ class CalibrateDialog(ModalScreen[Any]):
         self.result = result = message.result
         self.query_one(ProgressBar).update(progress=1.0)
         self.query_one(CurveChart).show(result)
-        text.update(f"{result.sounds} sounds in {result.stream_seconds / 60:.0f} min, "
-                    f"{result.seconds_taken:.0f} s.\n"
-                    f"Now:         {describe(result.current)}\n"
-                    f"[b]Recommended:[/] {describe(result.recommended)}\n"
-                    "[dim]Fewest false alarms among settings that miss at most 3 points more than "
-                    "the default (0.5, 3).[/]")
+        text.update(f"[dim]{result.sounds} sounds in {result.stream_seconds / 60:.0f} min ("
+                    f"{result.seconds_taken:.0f} s). Fewest false alarms that miss at most 3 points "
+                    "more than the default.[/]\n"
+                    f"Now          {describe(result.current)}\n"
+                    f"[b]Recommended[/]  {describe(result.recommended)}")
         apply = self.query_one("#apply", Button)
         apply.disabled = False
         apply.focus()

@@ -76,7 +76,7 @@ class DataMapScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label("Data map: every sample; suspects below (Enter/p play, Delete to trash, Esc close)",
+            yield Label("Data map: samples in 2-D; suspects below (p play, Del trash, Esc close)",
                         classes="dialog-title")
             yield MapChart(id="map-chart")
             yield DataTable(id="suspects", cursor_type="row")
