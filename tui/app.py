@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from textual import events
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.widget import Widget
@@ -96,6 +97,7 @@ class EarshotApp(App[None]):
             pane.show_project(project)
         self.post_message(ProjectOpened(project.root))
         self.action_show_tab("data")
+        self.active_pane.focus_default()
         return True
 
     def on_project_changed(self, message: ProjectChanged) -> None:
@@ -133,6 +135,10 @@ class EarshotApp(App[None]):
         self.screen.set_focus(None)  # a focused widget in the old tab would switch back to it
         self.query_one(TabbedContent).active = tab
 
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        if isinstance(event.pane, ProjectTab):
+            event.pane.activated()
+
     def action_focus_tab(self) -> None:
         """Esc anywhere on the main screen: back to the visible tab's main widget and its keys."""
         if len(self.screen_stack) == 1:
@@ -145,6 +151,21 @@ class EarshotApp(App[None]):
         pane = self.active_pane
         if focused is None or pane not in focused.ancestors:
             self.call_after_refresh(self._refocus)
+
+    async def on_key(self, event: events.Key) -> None:
+        """A key no focused widget took, with nothing focused: the visible tab's key still works."""
+        if len(self.screen_stack) > 1 or self.screen.focused is not None:
+            return
+        pane = self.active_pane
+        pane.focus_default()
+        for binding in bindings_of(type(pane)):
+            if event.key in binding.key.split(","):
+                event.stop()
+                await pane.run_action(binding.action)
+                return
+        if self.screen.focused is not None:  # a key for the tab's main widget (arrows in a table)
+            event.stop()
+            self.simulate_key(event.key)
 
     def _refocus(self) -> None:
         if len(self.screen_stack) == 1 and not self.active_pane.holds_focus():

@@ -171,6 +171,13 @@ class TrainingFinished(Message):
 
 
 @dataclass
+class MistakesFound(Message):
+    """The saved model's wrong test clips (core.evaluate.Mistake), re-evaluated in a worker."""
+
+    mistakes: list[Any]
+
+
+@dataclass
 class TrainingFailed(Message):
     error: EarshotError
 

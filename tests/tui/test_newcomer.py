@@ -149,6 +149,8 @@ async def test_a_long_file_shows_the_labels_found_and_a_timeline(words_project: 
                                                                  "no": 0.2})  # the vote's shares
         log = "\n".join(str(line.text) for line in app.query_one(RichLog).lines)
         assert "·" * 13 + "NNNNYYY" in log
+        status = str(app.query_one("#validate-status").render())
+        assert "·" * 13 + "NNNNYYY" in status and "Background Noise 13, no 4, yes 3" in status
         app.active_pane.post_message(msg.FileClassified(Path("bad.txt"), None, "not an audio file"))
         await pilot.pause()
         status = str(app.query_one("#validate-status").render())

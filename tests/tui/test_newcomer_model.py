@@ -121,3 +121,20 @@ async def test_training_keys_cleared_settings_and_a_cancel_that_keeps_the_charts
         assert f"test accuracy {figure}" in str(app.query_one("#train-status").render())
         reading = str(app.query_one("#reading").render())
         assert figure in reading
+
+
+async def test_train_tab_lists_the_test_clips_the_model_gets_wrong(trained: dict[str, Any]) -> None:
+    from core.evaluate import evaluate_project
+
+    expected = evaluate_project(trained["root"]).mistakes
+    assert expected, "the 12-epoch model gets some test clips wrong"
+    recorder = Recorder()
+    app = EarshotApp(trained["root"], services=Services(prewarm=False))
+    async with app.run_test(size=(80, 24), message_hook=recorder) as pilot:
+        await pilot.press("3")
+        await settle(app, pilot)
+        table = app.query_one("#mistakes")
+        assert table.row_count == len(expected)
+        assert table.display
+        first = table.get_row_at(0)
+        assert first[1] == expected[0].label and first[2] == expected[0].predicted

@@ -1,5 +1,6 @@
-"""The app in a real terminal: `earshot tui DIR` under tmux, driven with send-keys, read with
-capture-pane. Record 20 seconds from the PulseAudio virtual microphone -> Extract -> train -> Listen."""
+"""The app in a real terminal: `earshot tui DIR` under tmux at 80x24, driven with send-keys, read with
+capture-pane. Record 20 seconds from the PulseAudio virtual microphone -> Extract -> train -> Listen ->
+Export, switching tabs while recording, training and listening; every tab's keys keep working."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.hardware,
 
 SR = 16000
 EARSHOT = Path(sys.executable).parent / "earshot"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class Tmux:
@@ -37,6 +39,7 @@ class Tmux:
                               check=True, timeout=20).stdout
 
     def start(self, command: list[str], env: dict[str, str], cwd: Path) -> None:
+        env = {"PYTHONPATH": str(ROOT), **env}  # this checkout's code, whatever the venv has installed
         exports = " ".join(f"{k}={v}" for k, v in env.items())
         line = f"cd {cwd} && env {exports} {' '.join(command)}; echo EARSHOT-EXITED $?; sleep 600"
         self.run("new-session", "-d", "-s", self.name, "-x", "80", "-y", "24", line)
@@ -110,6 +113,9 @@ def test_record_train_listen_in_tmux(pulse_mic: PulseMic, tmux_project: Path,
         pulse_mic.play(words_track(recorded_words, noise, lead=4.5, gap=0.45), SR, wait=False)
         during = tmux.wait_for("s left", 20)
         assert "dB peak" in during
+        tmux.keys("3")  # a tab key while the dialog records: the dialog answers first, recording goes on
+        time.sleep(1.0)
+        assert "Record into yes" in tmux.screen() and "s left" in tmux.screen()
         done = tmux.wait_for("Press e to Extract", 40)
         assert "Recorded 20.0 s (done)" in done
         pulse_mic.wait_players()
@@ -129,23 +135,46 @@ def test_record_train_listen_in_tmux(pulse_mic: PulseMic, tmux_project: Path,
         tmux.keys("s")
         tmux.wait_for("Learning rate")
         tmux.keys("4", "Enter")  # 4 epochs, typed into the focused Epochs field; Enter trains
+        tmux.wait_for("Epoch 1/4", 150)
+        tmux.keys("2")  # away while training: the Data tab's keys work
+        tmux.wait_for("Del class")
+        tmux.keys("3")
         trained = tmux.wait_for("Done: 4 epochs", 150)
-        assert "test accuracy" in trained
+        assert "Saved model: test accuracy" in trained
         assert (tmux_project / "models" / "latest" / "model.tflite").is_file()
+        tmux.keys("l")  # Learn More: the reading and the confusion matrix come into view
+        learn = tmux.wait_for("Confusion matrix", 10)
+        assert "the saved model has test accuracy" in learn
 
-        tmux.keys("4")  # focus is back on Train Model, so 4 switches to the Validate tab
+        tmux.keys("4")
         tmux.wait_for("Classify a file")
         tmux.wait_for("(default)", 15)
+        tmux.wait_for("Ready: Listen", 15)
         tmux.keys("l")
         tmux.wait_for("Listening", 20)
-        pulse_mic.play(words_track(yes_paths[36:40], noise, lead=0.5, gap=0.8), SR)
+        pulse_mic.play(words_track(yes_paths[36:40], noise, lead=0.5, gap=0.8), SR, wait=False)
+        tmux.keys("5")  # away and back while listening
+        tmux.wait_for("Export Model")
+        tmux.keys("4")
         listening = tmux.wait_for("Listening: ", 10)
         for label in ("Background Noise", "yes", "no"):
             assert label in listening  # a score bar per class
         assert "%" in listening
-        tmux.keys("s")
+        seconds = float(listening.split("Listening:")[1].split(" s")[0])
+        assert 0 < seconds < 30  # the stream's seconds
+        pulse_mic.wait_players()
+        tmux.keys("s")  # "Stop with s" works after the tab switches
         stopped = tmux.wait_for("Stopped after", 15)
         assert "decisions" in stopped
+
+        tmux.keys("5")
+        tmux.wait_for("Export Model")
+        tmux.keys("e")
+        exported = tmux.wait_for("Exported", 90)
+        assert "Real-time Result Push" in exported  # the file list does not push Push off screen
+        tmux.keys("f")  # no board in this machine: it says so at once
+        flashed = tmux.wait_for("board", 10)
+        assert "No board is plugged in" in flashed or "board port(s) found" in flashed
         dialog = tmux.screen()
         tmux.keys("C-q")
         tmux.wait_for("EARSHOT-EXITED 0", 15)

@@ -81,7 +81,8 @@ class ProjectTab(ReportsWorkerFailures, TabPane):
         focused = self.screen.focused
         return focused is not None and self in focused.ancestors and focused.focusable
 
-    def on_show(self) -> None:
+    def activated(self) -> None:
+        """The app made this the visible tab: focus its keys and run `shown`."""
         if not self.holds_focus():
             self.call_after_refresh(self.focus_default)
         self.shown()

@@ -12,7 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Static
 from textual.worker import get_current_worker
 
-from core.errors import AudioError, EarshotError
+from core.errors import EarshotError
 from core.project import ClassInfo, Project
 from tui.messages import ActionFailed, ProjectChanged, SamplePlayed, SamplesExported, SamplesImported
 from tui.screens.base import ProjectTab
@@ -215,17 +215,10 @@ class DataPane(ProjectTab):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="play", description="Play sample")
     def play(self, path: Path) -> None:
-        from core.audio import load
-        from core.capture import sounddevice
+        from tui.playback import play_file
 
         try:
-            sd = sounddevice()
-            y = load(path, self.project.audio.sample_rate if self.project else 16000)
-            try:
-                sd.play(y, self.project.audio.sample_rate if self.project else 16000)
-                sd.wait()
-            except Exception as exc:  # noqa: BLE001 - PortAudio raises its own error types
-                raise AudioError(f"cannot play {path.name}: {exc}", "check the sound output device") from exc
+            play_file(path, self.project.audio.sample_rate if self.project else 16000)
         except EarshotError as error:
             self.post_message(ActionFailed("Cannot play the sample", error))
             return

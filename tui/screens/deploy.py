@@ -59,35 +59,38 @@ class DeployPane(ProjectTab):
             yield Static("A zip with the TFLite model, labels, metadata and a standalone predict.py.",
                          id="export-result", classes="dim")
             yield Label("Flash to board", classes="section")
-            with Horizontal(classes="form-row"):
-                yield Select[str]([], prompt="Serial port", id="deploy-port")
-                yield Input(placeholder="board folder: /", id="flash-dir")
+            with Horizontal(classes="form-row compact-row"):
+                yield Label("Port")
+                yield Select[str]([], prompt="Serial port", id="deploy-port", compact=True)
+                yield Label("Folder")
+                yield Input(placeholder="/", id="flash-dir", compact=True)
                 yield Button("Refresh", id="ports-btn", classes="compact")
                 yield Button("Flash", id="flash-btn", classes="compact")
-            yield ProgressBar(total=100, id="flash-progress", show_eta=False)
+            yield ProgressBar(total=100, id="flash-progress", show_eta=False, classes="hidden")
             yield Static("", id="flash-result")
             yield Label("Real-time Result Push (MQTT, e.g. SIoT)", classes="section")
-            with Horizontal(classes="form-row push-form"):
+            with Horizontal(classes="form-row compact-row push-form"):
                 yield Label("Host")
-                yield Input(placeholder="siot.local", id="push-host")
+                yield Input(placeholder="siot.local", id="push-host", compact=True)
                 yield Label("Port")
-                yield Input(placeholder="1883", id="push-port", type="integer")
+                yield Input(placeholder="1883", id="push-port", type="integer", compact=True)
                 yield Label("User")
-                yield Input(placeholder="siot", id="push-user")
-            with Horizontal(classes="form-row push-form"):
+                yield Input(placeholder="siot", id="push-user", compact=True)
+            with Horizontal(classes="form-row compact-row push-form"):
                 yield Label("Password")
-                yield Input(placeholder="dfrobot", id="push-password", password=True)
+                yield Input(placeholder="dfrobot", id="push-password", password=True, compact=True)
                 yield Label("Topic")
-                yield Input(placeholder="project/device", id="push-topic")
-            with Horizontal(classes="form-row push-form"):
+                yield Input(placeholder="project/device", id="push-topic", compact=True)
+            with Horizontal(classes="form-row compact-row push-form"):
                 yield Label("Send")
                 yield Select([("on change", "change"), ("every decision", "every")], id="push-when",
-                             allow_blank=False, value="change")
+                             allow_blank=False, value="change", compact=True)
                 yield Label("As")
                 yield Select([("label", "label"), ("JSON", "json")], id="push-payload", allow_blank=False,
-                             value="label")
+                             value="label", compact=True)
                 yield Label("QoS")
-                yield Select([("0", "0"), ("1", "1")], id="push-qos", allow_blank=False, value="0")
+                yield Select([("0", "0"), ("1", "1")], id="push-qos", allow_blank=False, value="0",
+                             compact=True)
             with Horizontal(classes="button-row"):
                 yield Button("Connect", variant="primary", id="push-btn", classes="compact")
                 yield Button("Disconnect", id="push-stop-btn", classes="compact", disabled=True)
@@ -182,7 +185,7 @@ class DeployPane(ProjectTab):
 
     def on_ports_listed(self, message: PortsListed) -> None:
         select = self.query_one("#deploy-port", Select)
-        select.set_options([(f"{device} {label}".strip(), device) for device, label in message.ports])
+        select.set_options([(f"{device} {label}"[:44].strip(), device) for device, label in message.ports])
         result = self.query_one("#flash-result", Static)
         self.ports_found = len(message.ports)
         if message.ports:
@@ -215,7 +218,9 @@ class DeployPane(ProjectTab):
         config = BoardConfig(dir=folder, broker=push.host, port=push.port, user=push.username,
                              password=push.password, topic=push.topic)
         self.query_one("#flash-btn", Button).disabled = True
-        self.query_one("#flash-progress", ProgressBar).update(total=100, progress=0)
+        progress = self.query_one("#flash-progress", ProgressBar)
+        progress.update(total=100, progress=0)
+        progress.remove_class("hidden")
         self.flash(project, str(select.value), config)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="flash", description="Flash to board")

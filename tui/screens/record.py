@@ -66,6 +66,9 @@ class RecordDialog(ReportsWorkerFailures, ModalScreen[int]):
                 yield Button("Extract", id="extract-btn", classes="compact", disabled=True)
                 yield Button("Return", id="close-btn", classes="compact")
 
+    def on_mount(self) -> None:
+        self.query_one(MicrophoneSelect).ensure_listed()
+
     @property
     def backend(self) -> Any:
         return self.services.microphones

@@ -5,19 +5,28 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Button, Collapsible, Input, Label, ProgressBar, Static
+from textual.widgets import Button, Collapsible, DataTable, Input, Label, ProgressBar, Static
 from textual.worker import get_current_worker
 
 from core.errors import EarshotError, TrainingError
 from core.project import Project
 from core.spec import TrainSpec
-from tui.messages import EpochEnded, TrainingFailed, TrainingFinished, TrainingStatus, poster
+from tui.messages import (
+    ActionFailed,
+    EpochEnded,
+    MistakesFound,
+    TrainingFailed,
+    TrainingFinished,
+    TrainingStatus,
+    poster,
+)
 from tui.reading import read_confusion, read_curves, suggested_epochs
 from tui.screens.base import ProjectTab
 from tui.widgets.charts import ChartLegend, MetricChart
@@ -86,6 +95,7 @@ class TrainPane(ProjectTab):
         Binding("c", "cancel", "Cancel", tooltip="Cancel training (the saved model stays)"),
         Binding("s", "settings", "Settings", tooltip="Advanced Settings: epochs, batch size, learning rate"),
         Binding("l", "learn_more", "Learn More", tooltip="Learn More: the reading and the confusion matrix"),
+        Binding("p", "play_mistake", "Play clip", tooltip="Play the selected test clip the model gets wrong"),
         Binding("e", "use_suggested", "Use suggested epochs", show=False,
                 tooltip="Use the epochs the reading suggests"),
     ]
@@ -98,11 +108,11 @@ class TrainPane(ProjectTab):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="train-scroll"):
             with Collapsible(title="Advanced Settings (s)", id="settings", collapsed=True):
-                with Horizontal(classes="form-row", id="settings-form"):
+                with Horizontal(classes="form-row compact-row", id="settings-form"):
                     for setting in SETTINGS:
                         yield Label(setting.label)
                         yield Input(placeholder=f"{setting.default():g}", id=setting.field_id,
-                                    type=setting.kind, classes="setting")
+                                    type=setting.kind, classes="setting", compact=True)
                 yield Static(f"Blank fields use the defaults shown. An epoch shows every training sample "
                              f"once; 1 to {MAX_EPOCHS} epochs. Enter trains.", classes="dim")
             with Horizontal(classes="button-row"):
@@ -116,6 +126,8 @@ class TrainPane(ProjectTab):
                 yield MetricChart("Loss per epoch", unit_range=False, id="loss-chart")
             yield Static("", id="reading")
             yield ConfusionMatrix(id="confusion")
+            yield Static("", id="mistakes-title", classes="section")
+            yield DataTable(id="mistakes", cursor_type="row", classes="hidden")
 
     def shown(self) -> None:
         self.warm_up()
@@ -145,16 +157,20 @@ class TrainPane(ProjectTab):
         if metadata is None:
             self.reset_charts(1)
             self.show_results([], [])
+            self.show_mistakes([])
             status.update(note or "No model yet: press t to Train Model.")
             return
         history = metadata.get("history", [])
         self.reset_charts(int(metadata.get("train", {}).get("epochs", len(history)) or 1))
+        self.query_one("#train-progress", ProgressBar).update(total=max(1, len(history)),
+                                                               progress=len(history))
         for item in history:
             self.add_epoch(item)
         metrics = metadata.get("metrics", {})
         self.show_results(metadata.get("labels", []), metadata.get("confusion", []),
                           train_accuracy=metrics.get("train_accuracy"),
                           test_accuracy=metrics.get("test_accuracy"))
+        self.find_mistakes(project)
         accuracy = metrics.get("test_accuracy")
         done = f"test accuracy {accuracy:.0%}" if isinstance(accuracy, float) else "trained"
         status.update(f"{note}Saved model: {done}, {len(history)} epochs. Learn More: l."
@@ -216,9 +232,17 @@ class TrainPane(ProjectTab):
         self.query_one("#settings", Collapsible).collapsed = False
         self.notify(f"Epochs set to {best}: press t to train again.", title="Epochs")
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Dim the keys that do nothing now (Train while training, Cancel while idle)."""
+        if action == "train":
+            return None if self.training else True  # None: shown dimmed, and does nothing
+        if action == "cancel":
+            return True if self.training else None
+        return True
+
     @property
     def training(self) -> bool:
-        return any(w.group == "train" and w.is_running for w in self.workers)
+        return any(w.group == "train" and not w.is_finished for w in self.workers)
 
     @on(Button.Pressed, "#train-btn")
     @on(Input.Submitted, ".setting")
@@ -236,12 +260,14 @@ class TrainPane(ProjectTab):
             return
         self.reset_charts(spec.epochs)
         self.show_results([], [])
+        self.show_mistakes([])
         self.query_one("#train-progress", ProgressBar).update(total=spec.epochs, progress=0)
         self.query_one("#train-btn", Button).disabled = True
         self.query_one("#cancel-btn", Button).disabled = False
         self.query_one("#train-status", Static).update("Starting...")
         self.focus_if_active("#cancel-btn")
         self.run_training(project, spec)
+        self.refresh_bindings()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="train", description="Train Model")
     def run_training(self, project: Project, spec: TrainSpec) -> None:
@@ -285,6 +311,7 @@ class TrainPane(ProjectTab):
             f"test {m.test_accuracy:.0%}, loss train {m.train_loss:.2f} test {m.test_loss:.2f}")
 
     def training_ended(self) -> None:
+        self.refresh_bindings()
         self.query_one("#train-btn", Button).disabled = False
         self.query_one("#cancel-btn", Button).disabled = True
         self.focus_if_active("#train-btn")
@@ -301,6 +328,7 @@ class TrainPane(ProjectTab):
             f"{result.test_accuracy:.0%}, train {result.train_accuracy:.0%}. Learn More: l.")
         self.show_results(result.labels, result.evaluation.confusion, warnings=list(result.warnings),
                           train_accuracy=result.train_accuracy, test_accuracy=result.test_accuracy)
+        self.show_mistakes(list(result.evaluation.mistakes))
         self.notify(f"Test accuracy {result.test_accuracy:.0%}. Try it on the Validate tab (4).",
                     title="Model trained")
 
@@ -309,6 +337,57 @@ class TrainPane(ProjectTab):
         if self.project is not None:
             self.show_saved_model(self.project, note=f"[red]Training failed:[/] {message.error.message}. ")
         self.fail("Training failed", message.error)
+
+    # -- the test clips the model gets wrong -------------------------------------------------
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="mistakes", description="Evaluate")
+    def find_mistakes(self, project: Project) -> None:
+        from core.evaluate import evaluate_project
+
+        try:
+            evaluation = evaluate_project(project.root)
+        except EarshotError:
+            return  # no usable model or test split: nothing to list
+        self.post_message(MistakesFound(list(evaluation.mistakes)))
+
+    def on_mistakes_found(self, message: MistakesFound) -> None:
+        if not self.training:
+            self.show_mistakes(message.mistakes)
+
+    def show_mistakes(self, mistakes: list[Any]) -> None:
+        """One row per wrong test clip (core.evaluate.Mistake): p plays the selected one."""
+        table = self.query_one("#mistakes", DataTable)
+        title = self.query_one("#mistakes-title", Static)
+        table.clear(columns=True)
+        table.set_class(not mistakes, "hidden")
+        if not mistakes:
+            title.update("")
+            return
+        title.update(f"Test clips the model gets wrong ({len(mistakes)}): select one, p plays it")
+        table.add_columns("Clip", "Is", "Taken for", "Sure")
+        for mistake in mistakes:
+            table.add_row(Path(mistake.file).name, mistake.label, mistake.predicted,
+                          f"{mistake.confidence:.0%}", key=mistake.file)
+
+    def action_play_mistake(self) -> None:
+        table = self.query_one("#mistakes", DataTable)
+        if self.project is None or not table.row_count:
+            self.notify("No wrong test clips to play: train a model first (t).", title="Play clip")
+            return
+        if not table.has_focus:
+            table.focus()
+        file = str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+        self.notify(f"Playing {Path(file).name}...", title="Play clip", timeout=2)
+        self.play_clip(self.project.root / file, self.project.audio.sample_rate)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="play", description="Play clip")
+    def play_clip(self, path: Path, sample_rate: int) -> None:
+        from tui.playback import play_file
+
+        try:
+            play_file(path, sample_rate)
+        except EarshotError as error:
+            self.post_message(ActionFailed("Cannot play the clip", error))
 
     # -- charts and results -----------------------------------------------------------------
 
@@ -337,6 +416,6 @@ class TrainPane(ProjectTab):
                  + read_confusion(labels, confusion) + (warnings or []))
         headline = "Learn More"
         if isinstance(test_accuracy, float) and isinstance(train_accuracy, float):
-            headline += (f": the saved model has test accuracy {test_accuracy:.0%}, train {train_accuracy:.0%} "
-                         "(the charts show per-epoch running figures)")
+            headline += (f": the saved model has test accuracy {test_accuracy:.0%}, "
+                         f"train {train_accuracy:.0%} (the charts show per-epoch running figures)")
         reading.update(headline + "\n" + "\n".join(f"• {line[0].upper()}{line[1:]}" for line in lines))

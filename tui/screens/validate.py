@@ -96,17 +96,19 @@ class ValidatePane(ProjectTab):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            with Horizontal(classes="form-row"):
-                yield MicrophoneSelect(self.services.microphones, id="validate-mic")
+            with Horizontal(classes="form-row compact-row"):
+                yield MicrophoneSelect(self.services.microphones, id="validate-mic", compact=True)
                 yield Button("Listen", variant="primary", id="listen-btn", classes="compact")
                 yield Button("Stop", id="stop-btn", classes="compact", disabled=True)
                 yield Button("Classify a file", id="file-btn", classes="compact")
                 yield Button("Calibrate", id="calibrate-btn", classes="compact")
-            with Horizontal(classes="form-row"):
+            with Horizontal(classes="form-row compact-row"):
                 yield Label("Threshold")
-                yield Input(placeholder=f"{DEFAULTS.threshold:g}", id="threshold", type="number")
+                yield Input(placeholder=f"{DEFAULTS.threshold:g}", id="threshold", type="number",
+                            compact=True)
                 yield Label("Smoothing (windows)")
-                yield Input(placeholder=str(DEFAULTS.smooth_windows), id="smoothing", type="integer")
+                yield Input(placeholder=str(DEFAULTS.smooth_windows), id="smoothing", type="integer",
+                            compact=True)
             yield TopLabel("—", id="top-label")
             yield ScoreBars(id="scores")
             yield Static("Open a project first (tab 1).", id="validate-status")
@@ -126,6 +128,7 @@ class ValidatePane(ProjectTab):
         self.show_ready()
 
     def shown(self) -> None:
+        self.query_one(MicrophoneSelect).ensure_listed()
         if not self.busy:
             self.show_ready()
 
@@ -174,14 +177,23 @@ class ValidatePane(ProjectTab):
             self._classifier_key = key
         return self._classifier
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Dim the keys that do nothing now (Listen while busy, Stop while not listening)."""
+        if action in ("listen", "classify_file"):
+            return None if self.busy else True  # None: shown dimmed, and does nothing
+        if action == "stop":
+            return True if self.listening else None
+        return True
+
     @property
     def busy(self) -> bool:
         """A worker is running the model (listening or classifying a file)."""
-        return any(w.group == MODEL_GROUP and w.is_running for w in self.workers)
+        return any(w.group == MODEL_GROUP and not w.is_finished for w in self.workers)
 
     @property
     def listening(self) -> bool:
-        return any(w.group == MODEL_GROUP and w.name == "listen" and w.is_running for w in self.workers)
+        return any(w.group == MODEL_GROUP and w.name == "listen" and not w.is_finished
+                   for w in self.workers)
 
     def can_start(self, what: str) -> Project | None:
         project = self.need_project()
@@ -218,6 +230,7 @@ class ValidatePane(ProjectTab):
         self.query_one(TopLabel).show(None)
         self.status("Loading the model...")
         self.listen(project, key, settings)
+        self.refresh_bindings()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group=MODEL_GROUP, name="listen",
           description="Listen")
@@ -273,6 +286,7 @@ class ValidatePane(ProjectTab):
             f"{decision.time:7.2f} s  {decision.label}  {decision.confidence:.0%}")
 
     def on_listening_stopped(self, message: ListeningStopped) -> None:
+        self.refresh_bindings()
         if message.reason == "started":
             self.status("Listening... play sounds to the microphone. Stop with s.")
             return
@@ -307,6 +321,7 @@ class ValidatePane(ProjectTab):
             if path is not None and not self.busy:
                 self.status(f"Classifying {path.name}...")
                 self.classify_file(project, path)
+                self.refresh_bindings()
 
         self.app.push_screen(PathDialog("Classify a file (audio)", Path.cwd()), chosen)
 
@@ -325,6 +340,7 @@ class ValidatePane(ProjectTab):
         self.post_message(FileClassified(path, prediction))
 
     def on_file_classified(self, message: FileClassified) -> None:
+        self.refresh_bindings()
         prediction, name = message.prediction, message.path.name
         if prediction is None:
             self.status(f"[red]Cannot classify {name}:[/] {message.error}")
@@ -345,14 +361,15 @@ class ValidatePane(ProjectTab):
         heard = [(label, n) for label, n in found if label != labels[0]] or found
         top.show_text(",  ".join(f"{label.upper()} ×{n}" for label, n in heard[:4]))
         seconds = windows[-1].start + 1
-        log.write(f"{name}: {len(windows)} windows over {seconds:.0f} s; the bars show each label's "
-                  "share of the windows. Timeline (one letter per window, · background):")
-        log.write(timeline(windows, labels))
+        line = timeline(windows, labels)
+        log.write(f"{name}: {len(windows)} windows over {seconds:.0f} s (one letter each, · background):")
+        log.write(line)
         for window in windows[:200]:
             log.write(f"  {window.start:6.1f} s  {window.label}  {window.confidence:.0%}")
-        summary = ", ".join(f"{label} in {n}" for label, n in found)
-        self.status(f"{name}: {summary} of {len(windows)} windows (most: {prediction.label}, "
-                    f"{prediction.confidence:.0%}).")
+        summary = ", ".join(f"{label} {n}" for label, n in found)
+        head = Text(f"{name}, {len(windows)} windows of 1 s (bars: share of windows): {summary}\n")
+        shown = timeline(windows[: 2 * TIMELINE_WIDTH], labels)
+        self.query_one("#validate-status", Static).update(head + shown)
 
     # -- keep what was heard, calibrate -----------------------------------------------------
 

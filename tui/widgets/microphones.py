@@ -22,8 +22,8 @@ class MicrophoneSelect(ReportsWorkerFailures, Select[str]):
         self.listed = False
         self._asked = False
 
-    def on_show(self) -> None:
-        """List when first shown (not while it waits on a hidden tab)."""
+    def ensure_listed(self) -> None:
+        """List the microphones once (the owner calls this when it is first shown)."""
         if not self._asked:
             self._asked = True
             self.list_microphones()
