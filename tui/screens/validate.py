@@ -28,11 +28,11 @@ from tui.messages import (
     FileClassified,
     ListeningStopped,
     MicrophonesListed,
-    ProjectChanged,
     WindowScored,
 )
 from tui.screens.base import ProjectTab
 from tui.screens.dialogs import PathDialog
+from tui.screens.keep import KeepsHeardWindows
 from tui.widgets.microphones import MicrophoneSelect
 from tui.widgets.score_bars import ScoreBars, TopLabel
 
@@ -40,7 +40,6 @@ SECTION = "validate"
 DEFAULTS = StreamSettings()
 MODEL_GROUP = "model"  # every worker that runs the model: one at a time
 TIMELINE_WIDTH = 60
-KEEP_DECISION_SECONDS = 5.0  # k keeps the last decision's window if it is this recent, else the last second
 
 
 def parse_stream_settings(threshold: str, smoothing: str) -> Any:
@@ -71,7 +70,7 @@ def timeline(windows: list[Any], labels: list[str], width: int = TIMELINE_WIDTH)
     return text
 
 
-class ValidatePane(ProjectTab):
+class ValidatePane(KeepsHeardWindows, ProjectTab):
     TITLE = "Validate"
     TAB_ID = "validate"
     KEY = "4"
@@ -90,9 +89,6 @@ class ValidatePane(ProjectTab):
         self._classifier: Any = None
         self._classifier_key: Any = None
         self.threshold = DEFAULTS.threshold
-        self._recent: Any = None  # core.keep.RecentAudio of the current listening
-        self._clip_samples = 0
-        self._last_decision: float | None = None
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -371,47 +367,7 @@ class ValidatePane(ProjectTab):
         shown = timeline(windows[: 2 * TIMELINE_WIDTH], labels)
         self.query_one("#validate-status", Static).update(head + shown)
 
-    # -- keep what was heard, calibrate -----------------------------------------------------
-
-    def action_keep(self) -> None:
-        """Cut the window behind the last decision (or the last second) now; ask its class; store it."""
-        from tui.screens.keep import ClassPicker
-
-        project, recent = self.project, self._recent
-        if project is None or recent is None or not self.listening:
-            self.notify("k keeps what was just heard while listening: Listen (l) first.", title="Keep")
-            return
-        when = self._last_decision
-        if when is not None and recent.end / recent.sample_rate - when > KEEP_DECISION_SECONDS:
-            when = None  # too long ago: keep what is heard now
-        size = self._clip_samples
-        window = recent.at_time(when, size) if when is not None else recent.last(size)
-        what = f"the window of the decision at {when:.1f} s" if when is not None else "the last second"
-
-        def chosen(class_name: str | None) -> None:
-            if class_name:
-                self.keep_window(project, class_name, window)
-
-        self.app.push_screen(ClassPicker([c.name for c in project.classes], f"Keep {what} as a sample of"),
-                             chosen)
-
-    @work(thread=True, exit_on_error=False, group="keep", description="Keep window")
-    def keep_window(self, project: Project, class_name: str, window: Any) -> None:
-        from core.keep import keep_window
-        from tui.screens.keep import WindowKept
-
-        try:
-            self.post_message(WindowKept(keep_window(project, class_name, window)))
-        except EarshotError as error:
-            self.post_message(WindowKept(None, error))
-
-    def on_window_kept(self, message: Any) -> None:
-        if message.kept is None:
-            self.fail("Cannot keep the window", message.error)
-            return
-        self.notify(f"Kept as a sample of {message.kept.class_name} ({message.kept.path.name}); "
-                    "retrain to use it.", title="Keep")
-        self.post_message(ProjectChanged(f"kept a window into {message.kept.class_name}"))
+    # -- calibrate ------------------------------------------------------------------------
 
     @on(Button.Pressed, "#calibrate-btn")
     def action_calibrate(self) -> None:
