@@ -101,31 +101,55 @@ def keep_window(project: Any, class_name: str, window: np.ndarray) -> KeptSample
 
 
 def model_out_of_date(project: Any) -> str | None:
-    """Why the project's latest model no longer matches its samples, or None when it does (or has none).
+    """Why the project's latest model no longer matches its samples, or None when it does (or has none,
+    or it cannot tell).
 
-    Compares the classes with the model's labels, and the sample folders (files and the folders
-    themselves, whose time changes when a sample is added or deleted) with the model's metadata time.
+    When the model's metadata lists the samples it was trained on ("samples": paths relative to the
+    project), the sets are compared. Otherwise the sample files and folders are compared with the
+    time the model was trained ("created" in its metadata): a file written later is new, a folder
+    changed later lost samples. If every sample is newer than the model, the project was copied (a
+    copy resets file times) and nothing can be told.
     """
-    metadata = Path(project.models_dir) / "latest" / "metadata.json"
-    if not metadata.is_file():
-        return None
+    metadata_path = Path(project.models_dir) / "latest" / "metadata.json"
     try:
-        labels = json.loads(metadata.read_text(encoding="utf-8")).get("labels", [])
-    except (OSError, json.JSONDecodeError):
+        metadata = json.loads(metadata_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
         return None
-    classes = [c.name for c in project.classes]
-    if labels != classes:
+    if not isinstance(metadata, dict):
+        return None
+    if metadata.get("labels", []) != [c.name for c in project.classes]:
         return "the classes changed since the model was trained"
-    trained = metadata.stat().st_mtime_ns
-    newer = 0
-    changed = False
-    for info in project.classes:
-        folder = project.samples_dir(info)
-        if folder.is_dir() and folder.stat().st_mtime_ns > trained:
-            changed = True
-        newer += sum(1 for p in project.samples(info) if p.stat().st_mtime_ns > trained)
-    if newer:
-        return f"{newer} new sample{'s' if newer != 1 else ''} since the model was trained"
-    if changed:
-        return "samples were deleted since the model was trained"
-    return None
+    current = {p: info for info in project.classes for p in project.samples(info)}
+    listed = metadata.get("samples")
+    if isinstance(listed, list):
+        trained = {Path(project.root) / str(name) for name in listed}
+        return _changes(len(set(current) - trained), len(trained - set(current)))
+    trained_at = _trained_at(metadata, metadata_path)
+    newer = sum(1 for p in current if p.stat().st_mtime > trained_at)
+    if current and newer == len(current):
+        return None
+    folders = {project.samples_dir(info) for info in project.classes}
+    changed = any(f.is_dir() and f.stat().st_mtime > trained_at for f in folders)
+    return _changes(newer, 1 if changed and not newer else 0, deleted_known=False)
+
+
+def _trained_at(metadata: dict[str, Any], path: Path) -> float:
+    """When the model was trained, in seconds since the epoch (+1 s: "created" has whole seconds)."""
+    import time
+    from calendar import timegm
+
+    try:
+        parsed = time.strptime(str(metadata["created"]), "%Y-%m-%dT%H:%M:%S%z")
+        return float(timegm(parsed)) - float(parsed.tm_gmtoff or 0) + 1.0
+    except (KeyError, ValueError):
+        return path.stat().st_mtime
+
+
+def _changes(added: int, removed: int, *, deleted_known: bool = True) -> str | None:
+    parts = []
+    if added:
+        parts.append(f"{added} new sample{'s' if added != 1 else ''}")
+    if removed:
+        parts.append(f"{removed} sample{'s' if removed != 1 else ''} deleted" if deleted_known
+                     else "samples deleted")
+    return " and ".join(parts) + " since the model was trained" if parts else None

@@ -67,17 +67,40 @@ def test_the_model_is_out_of_date_after_new_or_deleted_samples(
         tones: Callable[[], Project], rng: np.random.Generator) -> None:
     project = tones()
     assert model_out_of_date(project) is None
-    metadata = project.models_dir / "latest" / "metadata.json"
-    later = time.time() + 5
-    os.utime(metadata, (later, later))  # the model is newer than everything below
+    later = time.time() + 10  # surely after the model's "created" second
     kept = keep_window(project, "low", rng.normal(0, 0.1, SR).astype(np.float32))
-    os.utime(kept.path, (later + 1, later + 1))
+    os.utime(kept.path, (later, later))
     assert model_out_of_date(project) == "1 new sample since the model was trained"
     project.delete_sample(kept.path)
-    os.utime(project.samples_dir(project.get_class("low")), (later + 2, later + 2))
-    assert model_out_of_date(project) == "samples were deleted since the model was trained"
+    os.utime(project.samples_dir(project.get_class("low")), (later, later))
+    assert model_out_of_date(project) == "samples deleted since the model was trained"
     project.add_class("new")
     assert model_out_of_date(project) == "the classes changed since the model was trained"
+
+
+def test_a_copied_project_is_not_called_out_of_date(tones: Callable[[], Project]) -> None:
+    project = tones()
+    later = time.time() + 10
+    for info in project.classes:  # what `cp -r` does: every file gets the time of the copy
+        for path in [project.samples_dir(info), *project.samples(info)]:
+            os.utime(path, (later, later))
+    assert model_out_of_date(project) is None
+
+
+def test_a_listed_sample_set_is_compared_exactly(tones: Callable[[], Project],
+                                                 rng: np.random.Generator) -> None:
+    import json
+
+    project = tones()
+    metadata_path = project.models_dir / "latest" / "metadata.json"
+    metadata = json.loads(metadata_path.read_text())
+    samples = [p for info in project.classes for p in project.samples(info)]
+    metadata["samples"] = [str(p.relative_to(project.root)) for p in samples]
+    metadata_path.write_text(json.dumps(metadata))
+    assert model_out_of_date(project) is None
+    project.delete_sample(samples[0])
+    keep_window(project, "high", rng.normal(0, 0.1, SR).astype(np.float32))
+    assert model_out_of_date(project) == "1 new sample and 1 sample deleted since the model was trained"
 
 
 def test_a_project_without_a_model_is_not_out_of_date(tmp_path) -> None:
