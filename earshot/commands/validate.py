@@ -70,7 +70,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     if args.no_save:
         print("not saved (--no-save)")
     else:
-        print(f"saved in {project.root}: listen, the Validate tab and export now use it")
+        print(f"saved in {project.root}: earshot listen and the Validate tab now use it")
     return 0
 
 

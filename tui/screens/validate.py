@@ -391,7 +391,7 @@ class ValidatePane(KeepsHeardWindows, ProjectTab):
             except EarshotError as error:
                 self.fail("Cannot save the setting", error)
                 return
-            self.notify(f"Threshold {rec.threshold:g}, smoothing {rec.smooth}: saved for Listen, "
-                        "earshot listen and export.", title="Calibrated")
+            self.notify(f"Threshold {rec.threshold:g}, smoothing {rec.smooth}: saved for Listen and "
+                        "earshot listen.", title="Calibrated")
 
         self.app.push_screen(CalibrateDialog(project), applied)
