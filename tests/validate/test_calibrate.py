@@ -76,6 +76,27 @@ def test_replaying_stored_scores_decides_exactly_as_the_live_classifier(settings
     assert len(expected) >= 4
 
 
+class BatchToneModel(ToneModel):
+    """The tone model with `scores_batch`, counting how it was called."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches = 0
+
+    def scores_batch(self, clips: np.ndarray) -> np.ndarray:
+        self.batches += 1
+        return np.stack([self.scores(c) for c in clips])
+
+
+def test_batched_scoring_gives_the_same_windows_as_one_by_one() -> None:
+    stream = known_stream()
+    one = score_windows(ToneModel(), stream)
+    model = BatchToneModel()
+    batched = score_windows(model, stream)
+    assert np.array_equal(one.times, batched.times) and np.array_equal(one.raw, batched.raw)
+    assert model.batches == -(-len(one.times) // 32) and model.calls == len(one.times)
+
+
 def test_the_stream_is_the_same_for_a_seed_and_places_each_sound_where_it_says(
         rng: np.random.Generator) -> None:
     def padded(before: int, piece: np.ndarray, after: int) -> np.ndarray:
