@@ -401,8 +401,8 @@ def calibrate_project(project: Any, *, minutes: float = 10.0, seed: int = 0, noi
     """
     from core.classifier import load_classifier
 
-    if not 0.5 <= minutes <= 240:
-        raise CalibrationError(f"a stream of {minutes:g} minutes is out of range", "use 0.5 to 240 minutes")
+    if not 0.5 <= minutes <= 60:
+        raise CalibrationError(f"a stream of {minutes:g} minutes is out of range", "use 0.5 to 60 minutes")
     started = time.perf_counter()
     classifier = load_classifier(project.root)
     saved = project.settings(SETTINGS_SECTION)

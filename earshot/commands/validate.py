@@ -43,15 +43,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from core.calibrate import calibrate_project
+    from core.calibrate import CalibrationError, calibrate_project
     from core.project import Project
     from earshot.commands.live import cancel_on_interrupt
 
     project = Project.open(args.dir)
     progress = Progress(sys.stderr)
     with cancel_on_interrupt() as cancel:
-        result = calibrate_project(project, minutes=args.minutes, seed=args.seed, noise_files=args.noise,
-                                   save=not args.no_save, on_progress=progress.show, cancel=cancel)
+        try:
+            result = calibrate_project(project, minutes=args.minutes, seed=args.seed, noise_files=args.noise,
+                                       save=not args.no_save, on_progress=progress.show, cancel=cancel)
+        except CalibrationError:
+            progress.done()
+            if not cancel.is_set():
+                raise
+            print("earshot: calibration cancelled; the project is unchanged", file=sys.stderr)
+            return 130
     progress.done()
     if args.json:
         print(json.dumps(result.to_dict()))

@@ -154,3 +154,20 @@ def test_map_finds_the_mislabelled_sample(tones: Callable[[], Project]) -> None:
     assert "'high'" in data["suspects"][0]["reason"]
     text = earshot("map", str(project.root))
     assert "Data map" in text.stdout and f"oops-{high.name}" in text.stdout
+
+
+def test_ctrl_c_stops_calibrating_and_leaves_the_project_as_it_was(tones: Callable[[], Project]) -> None:
+    import signal
+    import time
+
+    project = tones()
+    before = (project.root / "project.json").read_bytes()
+    command = [sys.executable, "-m", "earshot", "calibrate", str(project.root), "--minutes", "30"]
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "PYTHONPATH": str(REPO)})
+    time.sleep(6)  # loading the model and building the stream, then scoring
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "the project is unchanged" in err and "Traceback" not in err
+    assert (project.root / "project.json").read_bytes() == before
