@@ -63,9 +63,10 @@ def noise_files() -> tuple[list[Path], list[Path]]:
 
 def run_case(name: str, project: Any, minutes: float, extra_streams: list[tuple[str, Any]],
              noise: list[Path]) -> dict[str, Any]:
-    from core.calibrate import build_stream, calibrate_project, project_material
+    from core.calibrate import calibrate_project, project_material
     from core.classifier import load_classifier
     from core.infer import StreamSettings
+    from core.teststream import build_stream
 
     default = StreamSettings()
     project.set_settings("validate", {})  # start from the defaults, as a new project does
@@ -92,10 +93,11 @@ def run_case(name: str, project: Any, minutes: float, extra_streams: list[tuple[
 
 def demo_case(root: Path, minutes: float, epochs: int | None) -> dict[str, Any]:
     from core.audio import load
-    from core.calibrate import build_stream, project_material
+    from core.calibrate import project_material
     from core.classifier import load_classifier
     from core.demo import create_demo
     from core.spec import TrainSpec
+    from core.teststream import build_stream
     from core.train import train
 
     trained = (root / "models" / "latest").is_dir()
@@ -112,10 +114,10 @@ def demo_case(root: Path, minutes: float, epochs: int | None) -> dict[str, Any]:
 def keywords_case(root: Path, minutes: float, epochs: int | None) -> dict[str, Any]:
     from bench.accuracy import held_out, load_clip, manifest
     from core.audio import load
-    from core.calibrate import build_stream
     from core.project import Project
     from core.segment import extract
     from core.spec import TrainSpec
+    from core.teststream import build_stream
     from core.train import train
 
     rows = [r for r in manifest() if r["path"].startswith("speech_commands/")

@@ -5,18 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.calibrate import (
-    Outcome,
-    PlacedSound,
-    SoundStream,
-    audible_bounds,
-    build_stream,
-    recommend,
-    replay,
-    score_windows,
-    sweep,
-)
+from core.calibrate import Outcome, recommend, replay, score_windows, sweep
 from core.infer import StreamingClassifier, StreamSettings
+from core.teststream import PlacedSound, SoundStream, audible_bounds, build_stream
 from tests.live.test_infer import SR, ToneModel, tone
 
 

@@ -13,11 +13,12 @@ import numpy as np
 import pytest
 
 from core.audio import load, save_wav
-from core.calibrate import PlacedSound, SoundStream, score_windows, sweep
+from core.calibrate import score_windows, sweep
 from core.classifier import load_classifier
 from core.keep import model_out_of_date
 from core.project import Project
 from core.spec import BACKGROUND_NOISE
+from core.teststream import PlacedSound, SoundStream
 from tests.conftest import REPO
 from tests.validate.conftest import SR, tone_take
 
