@@ -84,6 +84,15 @@ class SamplesImported(Message):
     class_name: str
     added: int
     summary: str
+    paths: list[Path] = field(default_factory=list)  # the new samples (what Undo moves to the trash)
+
+
+@dataclass
+class SampleStripsComputed(Message):
+    """Level strips of a class's samples, keyed by (path, modification time)."""
+
+    class_id: str
+    strips: dict[tuple[Path, float], Any]
 
 
 @dataclass
@@ -101,7 +110,7 @@ class RecordingTicked(Message):
 
     seconds: float
     total: float
-    countdown: int = 0  # seconds before recording starts (0: recording)
+    countdown: int = 0  # seconds before recording starts (0: recording; -1: the meter's monitor opened)
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, RecordingTicked) and not (message.countdown or self.countdown)

@@ -13,6 +13,8 @@ if TYPE_CHECKING:
 
 
 class AudioBackend(Protocol):
+    """`live = True` (optional) marks real microphones, whose level is shown before recording."""
+
     def microphones(self) -> list[tuple[str, str]]:
         """(key, label) of each microphone, the default first; raises CaptureError if there is no audio."""
         ...
@@ -43,6 +45,8 @@ def microphone_label(name: str, *, is_default: bool) -> str:
 
 class PortAudioBackend:
     """Microphones as PortAudio (sounddevice) lists them."""
+
+    live = True  # real microphones: the record dialog shows their level before recording
 
     def microphones(self) -> list[tuple[str, str]]:
         from core.capture import list_input_devices

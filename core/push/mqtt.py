@@ -21,7 +21,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from core.errors import PushError
@@ -47,7 +47,7 @@ class PushStatus:
     state: State
     message: str
     retry_in: float | None = None
-    reason: str = ""
+    reason: str = field(default="", compare=False)
 
     @property
     def ok(self) -> bool:

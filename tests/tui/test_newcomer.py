@@ -255,3 +255,75 @@ async def test_push_keeps_the_reason_it_is_not_connected(words_project: Path, br
         await settle(app, pilot)
         status = str(app.query_one("#push-status").render())
         assert "Disconnected" in status and "not authorised" in status
+
+
+async def test_samples_newest_first_with_levels_and_undo(words_project: Path, word_split: Any) -> None:
+    app = EarshotApp(words_project, services=quiet_services())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        table = app.query_one(ClassTable)
+        table.move_cursor(row=1)  # yes
+        await settle(app, pilot)
+        samples = app.query_one("#samples")
+        assert samples.row_count == 24
+        strip = str(samples.get_row_at(0)[0])
+        assert len(strip) == 12 and set(strip) <= set(" ▁▂▃▄▅▆▇█")  # a level strip per clip
+        first = Path(str(samples.coordinate_to_cell_key(samples.cursor_coordinate).row_key.value))
+        samples.focus()
+        await pilot.press("delete")
+        await pilot.pause()
+        assert not first.exists() and samples.row_count == 23
+        await pilot.press("z")  # undo the delete
+        await settle(app, pilot)
+        assert first.exists() and samples.row_count == 24
+        # an upload of new clips into "no", then undo: they go to the trash
+        table.move_cursor(row=2)
+        table.focus()
+        await pilot.press("u")
+        await answer_path(pilot, word_split.held_out["no"])
+        await settle(app, pilot)
+        project = Project.open(words_project)
+        assert project.sample_count(project.get_class("no")) == 25
+        newest = Path(str(samples.coordinate_to_cell_key((0, 0)).row_key.value))
+        assert newest.parent.name == project.get_class("no").folder and newest.stat().st_mtime >= max(
+            p.stat().st_mtime for p in project.samples(project.get_class("no")))  # newest on top
+        await pilot.press("z")
+        await settle(app, pilot)
+        assert Project.open(words_project).sample_count(project.get_class("no")) == 24
+        await pilot.press("z")  # only once
+        await pilot.pause()
+        assert any("Nothing to undo" in n.message for n in app._notifications)
+
+
+@pytest.mark.hardware
+async def test_record_dialog_shows_the_level_before_recording(words_project: Path, pulse_mic: Any,
+                                                              dataset_files: list[Any]) -> None:
+    from tui.screens.record import RecordDialog
+    from tui.widgets.level_meter import LevelMeter
+
+    if pulse_mic.keepalive is None:
+        pulse_mic.keep_running()
+    noise = next(f.path for f in dataset_files if f.path.name == "pink_noise.wav")
+    app = EarshotApp(words_project, services=quiet_services())  # PortAudio: the virtual microphone
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("r")
+        assert isinstance(app.screen, RecordDialog)
+        dialog = app.screen
+        meter = dialog.query_one(LevelMeter)
+        for _ in range(100):
+            await pilot.pause(0.1)
+            if meter.active:
+                break
+        assert meter.active, str(dialog.query_one("#record-status").render())
+        pulse_mic.play(noise, wait=False)
+        for _ in range(50):
+            await pilot.pause(0.1)
+            if meter.hold_db > -40:
+                break
+        assert meter.hold_db > -40  # the meter moves before r is pressed
+        assert "Press r to record" in str(dialog.query_one("#record-status").render())
+        pulse_mic.stop()
+        await pilot.press("escape")
+        await app.workers.wait_for_complete()
+    pulse_mic.players.clear()

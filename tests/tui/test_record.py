@@ -76,6 +76,8 @@ async def test_record_then_extract_stores_clips(noise_project: Path, dataset_fil
         assert len(extracted) == 1
         assert extracted[0].kept == 20  # type: ignore[attr-defined]  (fixed 1 s windows of 20 s)
         assert "Kept 20" in str(dialog.query_one("#extract-result").render())
+        # the Data tab behind the dialog already shows the new count, before Return
+        assert "20 ✓" in str(app.query_one(ClassTable).get_row_at(0)[1])
         await pilot.press("escape")  # Return
         await pilot.pause()
         project = Project.open(noise_project)

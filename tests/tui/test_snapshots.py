@@ -8,6 +8,7 @@ Regenerate after an intended change with: pytest tests/tui/test_snapshots.py --s
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -47,7 +48,8 @@ def build_project(folder: Path) -> Path:
     for name, count in zip(LABELS, (24, 24, 12), strict=True):
         info = project.get_class(name) if project.has_class(name) else project.add_class(name)
         clips = [(rng.standard_normal(16000) * 0.1).astype(np.float32) for _ in range(count)]
-        project.add_clips(info, clips, prefix=name)
+        for path in project.add_clips(info, clips, prefix=name):
+            os.utime(path, (1_700_000_000, 1_700_000_000))  # one time: newest-first order is by name
     model = root / "models" / "latest"
     model.mkdir(parents=True)
     history = [{"epoch": i + 1, "epochs": len(HISTORY), "train_accuracy": a, "test_accuracy": ta,
@@ -82,7 +84,13 @@ def test_project_tab(snap_compare: Any) -> None:
 
 
 def test_data_tab(snap_compare: Any, project: Path) -> None:
-    assert snap_compare(make_app(project), terminal_size=(80, 24), press=["down", "down"])
+    async def select(pilot: Any) -> None:
+        await pilot.pause()
+        await pilot.press("down", "down")
+        await pilot.app.workers.wait_for_complete()  # the level strips
+        await pilot.pause()
+
+    assert snap_compare(make_app(project), terminal_size=(80, 24), run_before=select)
 
 
 def test_record_dialog(snap_compare: Any, project: Path) -> None:

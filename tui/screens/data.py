@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from rich.text import Text
 from textual import on, work
@@ -14,10 +16,61 @@ from textual.worker import get_current_worker
 
 from core.errors import EarshotError
 from core.project import ClassInfo, Project
-from tui.messages import ActionFailed, ProjectChanged, SamplePlayed, SamplesExported, SamplesImported
+from tui.messages import (
+    ActionFailed,
+    ProjectChanged,
+    SamplePlayed,
+    SamplesExported,
+    SamplesImported,
+    SampleStripsComputed,
+)
 from tui.screens.base import ProjectTab
 from tui.screens.dialogs import ChoiceDialog, ConfirmDialog, PathDialog, TextDialog
 from tui.widgets.class_table import ClassTable
+
+STRIP_WIDTH = 12
+BLOCKS = " ▁▂▃▄▅▆▇█"
+
+
+@dataclass
+class UndoStep:
+    """What z undoes: a deleted sample (trash path, original path) or an upload's new samples."""
+
+    what: str
+    restore: tuple[Path, Path] | None = None
+    trash: list[Path] = field(default_factory=list)
+
+
+def newest_first(paths: list[Path]) -> list[tuple[Path, float]]:
+    """(path, modification time), the newest first (just recorded or uploaded clips on top)."""
+    stamped = []
+    for path in paths:
+        try:
+            stamped.append((path, path.stat().st_mtime))
+        except OSError:
+            continue
+    return sorted(stamped, key=lambda item: (-item[1], item[0].name))
+
+
+def level_strip(path: Path, width: int = STRIP_WIDTH) -> Text:
+    """The clip's loudness over time as a row of block characters (dim when nearly silent)."""
+    import numpy as np
+    import soundfile
+
+    try:
+        y, _ = soundfile.read(str(path), dtype="float32", always_2d=True)
+    except (OSError, RuntimeError, ValueError):
+        return Text("unreadable", style="red")
+    y = y.mean(axis=1)
+    if not y.size:
+        return Text("empty", style="dim")
+    parts = np.array_split(y, width)
+    rms = np.array([float(np.sqrt(np.mean(p ** 2))) if p.size else 0.0 for p in parts])
+    db = 20 * np.log10(np.maximum(rms, 1e-6))
+    levels = np.clip((db + 60) / 60, 0, 1)
+    text = "".join(BLOCKS[int(round(v * (len(BLOCKS) - 1)))] for v in levels)
+    return Text(text, style="dim" if db.max() < -50 else "cyan")
+
 
 TIPS = ("Tips: make each class's samples distinct and clear, keep the classes about the same size, "
         "and use simple class names.")
@@ -40,6 +93,7 @@ class DataPane(ProjectTab):
         Binding("p", "play", "Play", tooltip="Play the selected sample"),
         Binding("delete", "delete_sample", "Del sample", key_display="del",
                 tooltip="Delete the selected sample (to the trash)"),
+        Binding("z", "undo", "Undo", tooltip="Undo the last sample delete or upload"),
         Binding("v", "data_map", "Data map", tooltip="Every sample in 2-D and the suspects to check"),
     ]
 
@@ -63,10 +117,17 @@ class DataPane(ProjectTab):
             yield Button("Add a Class", id="add-class", classes="compact")
         yield Static(TIPS, id="data-tips", classes="status")
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.undo_step: UndoStep | None = None
+        self.strips: dict[tuple[Path, float], Text] = {}
+
     def on_mount(self) -> None:
         self.query_one("#classes-box").border_title = "Classes"
-        self.query_one("#samples-box").border_title = "Samples"
-        self.query_one("#samples", DataTable).add_column("Sample", key="name")
+        self.query_one("#samples-box").border_title = "Samples (newest first)"
+        table = self.query_one("#samples", DataTable)
+        table.add_column("Level", key="level", width=STRIP_WIDTH)
+        table.add_column("Sample", key="name")
 
     # -- showing ----------------------------------------------------------------------------
 
@@ -94,10 +155,30 @@ class DataPane(ProjectTab):
         if info is None or project is None:
             box.border_title = "Samples"
             return
-        samples = project.samples(info)
-        box.border_title = f"{info.name}: {len(samples)} samples"
-        for path in samples:
-            table.add_row(path.name, key=str(path))
+        samples = newest_first(project.samples(info))
+        box.border_title = f"{info.name}: {len(samples)} samples, newest first"
+        missing = []
+        for path, mtime in samples:
+            strip = self.strips.get((path, mtime))
+            if strip is None:
+                missing.append((path, mtime))
+            table.add_row(strip or Text("…", style="dim"), path.stem, key=str(path))
+        if missing:
+            self.compute_strips(info.id, missing)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="strips", description="Sample levels")
+    def compute_strips(self, class_id: str, paths: list[tuple[Path, float]]) -> None:
+        strips = {key: level_strip(key[0]) for key in paths}
+        self.post_message(SampleStripsComputed(class_id, strips))
+
+    def on_sample_strips_computed(self, message: SampleStripsComputed) -> None:
+        self.strips.update(message.strips)
+        if self.query_one(ClassTable).selected_id != message.class_id:
+            return
+        table = self.query_one("#samples", DataTable)
+        for (path, _mtime), strip in message.strips.items():
+            if str(path) in table.rows:
+                table.update_cell(str(path), "level", strip)
 
     def show_tips(self) -> None:
         project = self.project
@@ -198,11 +279,12 @@ class DataPane(ProjectTab):
         if project is None or path is None:
             return
         try:
-            project.delete_sample(path)
+            trashed = project.delete_sample(path)
         except EarshotError as error:
             self.fail("Cannot delete the sample", error)
             return
-        self.notify(f"{path.name} moved to the trash", title="Sample deleted")
+        self.undo_step = UndoStep(f"delete of {path.name}", restore=(trashed, path))
+        self.notify(f"{path.name} moved to the trash (z undoes)", title="Sample deleted")
         self.changed(f"deleted {path.name}")
 
     def action_play(self) -> None:
@@ -288,19 +370,45 @@ class DataPane(ProjectTab):
     @work(thread=True, exclusive=True, exit_on_error=False, group="upload", description="Upload")
     def upload(self, project: Project, info: ClassInfo | None, path: Path) -> None:
         from core.ingest import import_samples
+        from core.undo import sample_set
 
         cancel = get_current_worker().cancelled_event
         try:
+            before = sample_set(project)
             report = import_samples(project, [path], class_name=info.name if info else None, cancel=cancel)
+            added = sorted(sample_set(project) - before)
         except EarshotError as error:
             self.post_message(ActionFailed("Upload failed", error))
             return
         target = info.name if info else "the project"
-        self.post_message(SamplesImported(target, report.total, report.summary()))
+        self.post_message(SamplesImported(target, report.total, report.summary(), added))
 
     def on_samples_imported(self, message: SamplesImported) -> None:
-        self.notify(message.summary, title=f"Upload into {message.class_name}")
+        if message.paths:
+            self.undo_step = UndoStep(f"upload of {len(message.paths)} samples", trash=list(message.paths))
+        undo = " (z undoes)" if message.paths else ""
+        self.notify(message.summary + undo, title=f"Upload into {message.class_name}")
         self.changed(f"imported {message.added}")
+
+    def action_undo(self) -> None:
+        """Undo the last sample delete or upload (once)."""
+        from core.undo import restore_sample, trash_samples
+
+        project, step = self.project, self.undo_step
+        if project is None or step is None:
+            self.notify("Nothing to undo: z undoes the last sample delete or upload.", title="Undo")
+            return
+        self.undo_step = None
+        try:
+            if step.restore is not None:
+                restore_sample(project, *step.restore)
+            else:
+                trash_samples(project, step.trash)
+        except EarshotError as error:
+            self.fail("Cannot undo", error)
+            return
+        self.notify(f"Undid the {step.what}.", title="Undo")
+        self.changed(f"undid the {step.what}")
 
     @on(Button.Pressed, "#download")
     def action_download(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
@@ -38,12 +39,14 @@ class HelpScreen(ModalScreen[None]):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        table.add_columns("Where", "Key", "Does")
+        table.add_column("Where", width=10)
+        table.add_column("Key", width=7)
+        table.add_column("Does", width=48)
         for section, bindings in self.sections:
             for binding in bindings:
                 keys = binding.key_display or binding.key
                 keys = ", ".join(k.replace("question_mark", "?") for k in keys.split(","))
-                table.add_row(section, keys, binding.description)
+                table.add_row(section, keys, Text(binding.tooltip or binding.description), height=None)
         table.focus()
 
     def action_close(self) -> None:

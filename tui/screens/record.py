@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from textual import on, work
@@ -9,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Label, Static
+from textual.widgets import Button, Label, Select, Static
 from textual.worker import get_current_worker
 
 from core.errors import EarshotError
@@ -51,6 +52,8 @@ class RecordDialog(ReportsWorkerFailures, ModalScreen[int]):
         self.audio: Any = None
         self.stored = 0
         self._source: Any = None
+        self._monitor_done = threading.Event()
+        self._monitor_done.set()
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="record"):
@@ -80,6 +83,50 @@ class RecordDialog(ReportsWorkerFailures, ModalScreen[int]):
             self.status(f"[red]{message.error.message}[/] ({message.error.hint})")
         elif not message.microphones:
             self.status("[red]No microphone found.[/] Connect one, or use Upload instead.")
+        else:
+            self.start_monitor()
+
+    @on(Select.Changed, "#mic")
+    def start_monitor(self) -> None:
+        """Show the chosen microphone's level before recording (live microphones only: a test
+        source replaying a file would be used up by it)."""
+        if not getattr(self.backend, "live", False) or self.recording:
+            return
+        self.stop_monitor()
+        self.monitor(self.query_one(MicrophoneSelect).key)
+
+    def stop_monitor(self) -> None:
+        for worker in self.workers:
+            if worker.group == "monitor":
+                worker.cancel()
+
+    @property
+    def recording(self) -> bool:
+        return any(w.group == "record" and not w.is_finished for w in self.workers)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="monitor", description="Microphone level")
+    def monitor(self, key: str | None) -> None:
+        """Keep the microphone open and its queue drained so the meter moves; ends when cancelled."""
+        cancel = get_current_worker().cancelled_event
+        self._monitor_done.clear()
+        try:
+            source = self.backend.open_microphone(key, self.project.audio.sample_rate)
+            source.start()
+        except EarshotError as error:
+            self._monitor_done.set()
+            self.post_message(RecordingFinished(0.0, cancelled=True, silent=True, error=error))
+            return
+        self._source = source
+        self.post_message(RecordingTicked(0.0, self.seconds, countdown=-1))
+        try:
+            while not cancel.is_set():
+                source.read(timeout=0.05)
+        except EarshotError:
+            pass  # the meter stops; recording will report the problem
+        finally:
+            self._source = None
+            source.stop()
+            self._monitor_done.set()
 
     # -- recording --------------------------------------------------------------------------
 
@@ -95,6 +142,7 @@ class RecordDialog(ReportsWorkerFailures, ModalScreen[int]):
         self.query_one("#stop-btn", Button).disabled = False
         self.query_one("#extract-btn", Button).disabled = True
         self.query_one("#extract-result", Static).update("")
+        self.stop_monitor()
         self.record(key)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="record", description="Record")
@@ -102,6 +150,7 @@ class RecordDialog(ReportsWorkerFailures, ModalScreen[int]):
         from core.capture import record
 
         cancel = get_current_worker().cancelled_event
+        self._monitor_done.wait(3.0)  # the level monitor lets go of the microphone first
         try:
             source = self.backend.open_microphone(key, self.project.audio.sample_rate)
             source.start()
@@ -127,6 +176,10 @@ class RecordDialog(ReportsWorkerFailures, ModalScreen[int]):
 
     def on_recording_ticked(self, message: RecordingTicked) -> None:
         meter = self.query_one(LevelMeter)
+        if message.countdown < 0:  # the monitor opened the microphone
+            meter.start(self.read_level)
+            self.status(f"Press r to record {self.seconds:g} seconds. The meter shows the microphone now.")
+            return
         if message.countdown:
             self.status(f"Recording starts in {message.countdown}...")
             return
@@ -138,6 +191,8 @@ class RecordDialog(ReportsWorkerFailures, ModalScreen[int]):
 
     def on_recording_finished(self, message: RecordingFinished) -> None:
         self.query_one(LevelMeter).stop()
+        if message.error is None or message.audio is not None:
+            self.call_after_refresh(self.start_monitor)
         self.query_one("#record-btn", Button).disabled = False
         self.query_one("#stop-btn", Button).disabled = True
         if message.error is not None:
@@ -199,4 +254,5 @@ class RecordDialog(ReportsWorkerFailures, ModalScreen[int]):
     @on(Button.Pressed, "#close-btn")
     def action_close(self) -> None:
         self.action_stop()
+        self.stop_monitor()
         self.dismiss(self.stored)
