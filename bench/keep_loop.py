@@ -98,9 +98,9 @@ def main(argv: list[str]) -> int:
         shutil.rmtree(root, ignore_errors=True)
         shutil.copytree(demo, root, ignore=shutil.ignore_patterns(".earshot.lock"))
         project = Project.open(root)
-        halves = [load(DATASETS / "background_noise" / f"{name}.wav", SR) for name in HELD_OUT_NOISE]
-        first = [stretches(y, args.fold) for y in halves]
-        second = [stretches(y, 1 - args.fold) for y in halves]
+        recordings = [load(DATASETS / "background_noise" / f"{name}.wav", SR) for name in HELD_OUT_NOISE]
+        first = [stretches(y, args.fold) for y in recordings]
+        second = [stretches(y, 1 - args.fold) for y in recordings]
         clips, _ = project_material(project, load_classifier(project.root))
         stream = build_stream(clips, second, sample_rate=SR, seconds=args.minutes * 60, seed=2)
         before = score(project, stream)
