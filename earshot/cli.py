@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "earshot.commands.samples",
     "earshot.commands.train",
     "earshot.commands.live",
+    "earshot.commands.validate",
     "earshot.commands.deploy",
     "earshot.commands.board",
     "earshot.commands.app",

@@ -45,12 +45,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="stop after this much audio (default: until Ctrl-C)")
     listen.add_argument("--json", action="store_true", help="print one JSON object per decision")
     listen.add_argument("--threshold", type=argtypes.finite,
-                        help="smallest confidence reported (default: 0.5)")
+                        help="smallest confidence reported (default: the project's calibrated or saved "
+                             "setting, else 0.5)")
     listen.add_argument("--hop", type=argtypes.finite, default=0.25,
                         help="seconds between windows (default: %(default)g)")
-    listen.add_argument("--smooth", type=int, default=3,
-                        help="windows averaged (default: %(default)d)")
+    listen.add_argument("--smooth", type=int,
+                        help="windows averaged (default: the project's calibrated or saved setting, else 3)")
     listen.add_argument("--background", action="store_true", help="also report Background Noise")
+    listen.add_argument("--keep-to", metavar="CLASS",
+                        help="keep every reported window as a sample of CLASS (e.g. 'Background Noise' "
+                             "to collect false alarms while the room is quiet)")
+    listen.add_argument("--keep-max", type=int, metavar="N", help="with --keep-to: stop after keeping N")
     try:
         from earshot.commands.push_options import add_push_arguments
     except ImportError:
@@ -232,6 +237,7 @@ class Meter:
 def cmd_listen(args: argparse.Namespace) -> int:
     from core.classifier import load_classifier
     from core.infer import StreamingClassifier, StreamSettings, listen
+    from earshot.commands.validate import make_keeper
 
     if args.seconds is not None and args.seconds <= 0:
         raise CaptureError("the listening time must be positive", "give --seconds 1 or more, or leave it out")
@@ -239,8 +245,11 @@ def cmd_listen(args: argparse.Namespace) -> int:
     threshold = args.threshold
     if threshold is None:
         threshold = float(saved.get("threshold", StreamSettings.threshold))
-    settings = StreamSettings(hop_seconds=args.hop, smooth_windows=args.smooth, threshold=threshold,
+    smooth = args.smooth if args.smooth is not None else int(saved.get("smooth_windows",
+                                                                      StreamSettings.smooth_windows))
+    settings = StreamSettings(hop_seconds=args.hop, smooth_windows=smooth, threshold=threshold,
                               report_background=args.background)
+    keeper = make_keeper(args, project_name is not None)
     classifier = load_classifier(args.model)
     streaming = StreamingClassifier(classifier, settings)
     name = project_name or getattr(classifier, "metadata", {}).get("project") or args.model.stem
@@ -263,11 +272,14 @@ def cmd_listen(args: argparse.Namespace) -> int:
         show_decision(decision)
         if publisher is not None:
             publisher.publish(decision)
+        if keeper is not None:
+            keeper.keep(decision)
 
     try:
-        with open_source(args, classifier.audio.sample_rate) as source, cancel_on_interrupt() as cancel:
+        with open_source(args, classifier.audio.sample_rate) as opened, cancel_on_interrupt() as cancel:
+            source = keeper.tap(opened, classifier, cancel) if keeper is not None else opened
             print(f"listening to {source.name} with {len(streaming.labels)} labels "
-                  f"(threshold {threshold:g}); Ctrl-C to stop", file=sys.stderr)
+                  f"(threshold {threshold:g}, smoothing {smooth}); Ctrl-C to stop", file=sys.stderr)
             summary = listen(source, streaming, seconds=args.seconds, cancel=cancel,
                              on_window=on_window, on_decision=on_decision)
     finally:
@@ -276,6 +288,8 @@ def cmd_listen(args: argparse.Namespace) -> int:
         _stop_push(publisher)
     print(f"listened to {summary.seconds:.1f} s: {summary.windows} windows, {summary.decisions} decisions"
           + (f", {summary.overflows} input overflows" if summary.overflows else ""), file=sys.stderr)
+    if keeper is not None:
+        print(keeper.summary(), file=sys.stderr)
     return 0
 
 

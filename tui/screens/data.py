@@ -94,7 +94,15 @@ class DataPane(ProjectTab):
         Binding("delete", "delete_sample", "Del sample", key_display="del",
                 tooltip="Delete the selected sample (to the trash)"),
         Binding("z", "undo", "Undo", tooltip="Undo the last sample delete or upload"),
+        Binding("v", "data_map", "Data map", tooltip="Every sample in 2-D and the suspects to check"),
     ]
+
+    def action_data_map(self) -> None:
+        from tui.screens.datamap import DataMapScreen
+
+        project = self.need_project()
+        if project is not None:
+            self.app.push_screen(DataMapScreen(project))
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="data-columns"):

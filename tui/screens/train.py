@@ -194,10 +194,21 @@ class TrainPane(ProjectTab):
         self.find_mistakes(project)
         accuracy = metrics.get("test_accuracy")
         done = f"test accuracy {accuracy:.0%}" if isinstance(accuracy, float) else "trained"
-        status.update(f"{note}Saved model: {done}, {len(history)} epochs. Learn More: l.")
+        status.update(f"{note}Saved model: {done}, {len(history)} epochs. Learn More: l."
+                      + self.out_of_date(project))
         model = metadata.get("model", {})
         line = choice_line(model.get("kind", "small"), model.get("choice"))
         self.query_one("#model-choice", Static).update(line)
+
+    def out_of_date(self, project: Project) -> str:
+        from core.keep import model_out_of_date
+
+        reason = model_out_of_date(project)
+        return f"\n[yellow]The model is out of date: {reason}. Press t to train again.[/]" if reason else ""
+
+    def project_changed(self) -> None:
+        if self.project is not None and not self.training:
+            self.show_saved_model(self.project)
 
     # -- TensorFlow warm-up -----------------------------------------------------------------
 

@@ -32,6 +32,7 @@ from tui.messages import (
 )
 from tui.screens.base import ProjectTab
 from tui.screens.dialogs import PathDialog
+from tui.screens.keep import KeepsHeardWindows
 from tui.widgets.microphones import MicrophoneSelect
 from tui.widgets.score_bars import ScoreBars, TopLabel
 
@@ -69,7 +70,7 @@ def timeline(windows: list[Any], labels: list[str], width: int = TIMELINE_WIDTH)
     return text
 
 
-class ValidatePane(ProjectTab):
+class ValidatePane(KeepsHeardWindows, ProjectTab):
     TITLE = "Validate"
     TAB_ID = "validate"
     KEY = "4"
@@ -79,6 +80,8 @@ class ValidatePane(ProjectTab):
         Binding("s", "stop", "Stop", tooltip="Stop listening"),
         Binding("f", "classify_file", "Classify file", tooltip="Classify an audio file"),
         Binding("m", "focus_field('#validate-mic')", "Mic", tooltip="Choose the microphone"),
+        Binding("k", "keep", "Keep window", tooltip="Keep what was just heard as a sample (while listening)"),
+        Binding("c", "calibrate", "Calibrate", tooltip="Choose threshold and smoothing on a test stream"),
     ]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -94,6 +97,7 @@ class ValidatePane(ProjectTab):
                 yield Button("Listen", variant="primary", id="listen-btn", classes="compact")
                 yield Button("Stop", id="stop-btn", classes="compact", disabled=True)
                 yield Button("Classify a file", id="file-btn", classes="compact")
+                yield Button("Calibrate", id="calibrate-btn", classes="compact")
             with Horizontal(classes="form-row compact-row"):
                 yield Label("Threshold")
                 yield Input(placeholder=f"{DEFAULTS.threshold:g}", id="threshold", type="number",
@@ -228,13 +232,17 @@ class ValidatePane(ProjectTab):
           description="Listen")
     def listen(self, project: Project, key: str | None, settings: Any) -> None:
         from core.infer import StreamingClassifier, listen
+        from core.keep import RecentAudio, TappedSource
 
         cancel = get_current_worker().cancelled_event
         push = self.services.push
         try:
             classifier = self.classifier(project)
             streaming = StreamingClassifier(classifier, settings)
-            source = self.services.microphones.open_microphone(key, classifier.audio.sample_rate)
+            self._recent = recent = RecentAudio(classifier.audio.sample_rate)
+            self._clip_samples, self._last_decision = classifier.audio.clip_samples, None
+            microphone = self.services.microphones.open_microphone(key, classifier.audio.sample_rate)
+            source = TappedSource(microphone, recent)
             source.start()
             try:
                 self.post_message(ListeningStopped("started"))
@@ -269,6 +277,7 @@ class ValidatePane(ProjectTab):
 
     def on_decision_made(self, message: DecisionMade) -> None:
         decision = message.decision
+        self._last_decision = decision.time
         self.query_one("#decisions", RichLog).write(
             f"{decision.time:7.2f} s  {decision.label}  {decision.confidence:.0%}")
 
@@ -357,3 +366,32 @@ class ValidatePane(ProjectTab):
         head = Text(f"{name}, {len(windows)} windows of 1 s (bars: share of windows): {summary}\n")
         shown = timeline(windows[: 2 * TIMELINE_WIDTH], labels)
         self.query_one("#validate-status", Static).update(head + shown)
+
+    # -- calibrate ------------------------------------------------------------------------
+
+    @on(Button.Pressed, "#calibrate-btn")
+    def action_calibrate(self) -> None:
+        from tui.screens.calibrate import CalibrateDialog
+
+        project = self.can_start("Calibrate")
+        if project is None:
+            return
+
+        def applied(result: Any) -> None:
+            if result is None:
+                return
+            from core.calibrate import save_recommendation
+
+            rec = result.recommended
+            self.query_one("#threshold", Input).value = f"{rec.threshold:g}"
+            self.query_one("#smoothing", Input).value = str(rec.smooth)
+            try:
+                save_recommendation(project, result)
+                self.settings(project)
+            except EarshotError as error:
+                self.fail("Cannot save the setting", error)
+                return
+            self.notify(f"Threshold {rec.threshold:g}, smoothing {rec.smooth}: saved for Listen and "
+                        "earshot listen.", title="Calibrated")
+
+        self.app.push_screen(CalibrateDialog(project), applied)

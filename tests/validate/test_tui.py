@@ -1,0 +1,161 @@
+"""The Validate tab's Calibrate/Apply and `k` (keep what was heard, on the PulseAudio virtual mic),
+the Data map's suspects, and the Train tab saying the model is out of date."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+from textual.widgets import DataTable, Input, OptionList
+
+from core.audio import load
+from core.project import Project
+from core.spec import BACKGROUND_NOISE
+from tests.tui.conftest import TrackBackend
+from tests.tui.test_workflow import Recorder, settle
+from tests.validate.conftest import SR, tone_take
+from tests.validate.test_cli import PATTERN
+from tui import messages as msg
+from tui.app import EarshotApp
+from tui.screens.calibrate import CalibrateDialog, CalibrationFinished
+from tui.screens.datamap import DataMapBuilt, DataMapScreen
+from tui.screens.keep import ClassPicker, WindowKept
+from tui.services import Services
+from tui.widgets.class_table import ClassTable
+
+pytestmark = [pytest.mark.slow]
+
+
+async def wait_for(pilot: Any, recorder: Recorder, kind: type, timeout: float = 60.0,
+                   count: int = 1) -> list[Any]:
+    for _ in range(int(timeout / 0.1)):
+        found = recorder.of(kind)
+        if len(found) >= count:
+            return found
+        await pilot.pause(0.1)
+    raise AssertionError(f"no {kind.__name__} within {timeout} s")
+
+
+def text(app: EarshotApp, selector: str) -> str:
+    return str(app.screen.query_one(selector).render())
+
+
+async def test_calibrate_then_apply_sets_and_saves_the_setting(tones: Callable[[], Project],
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("tui.screens.calibrate.MINUTES", 1.0)
+    project = tones()
+    recorder = Recorder()
+    app = EarshotApp(project.root, services=Services(TrackBackend(np.zeros(SR, np.float32)), prewarm=False))
+    async with app.run_test(size=(80, 24), message_hook=recorder) as pilot:
+        await pilot.press("4")
+        await settle(app, pilot)
+        assert app.query_one("#threshold", Input).value == ""
+        await pilot.press("c")
+        await pilot.pause()
+        assert isinstance(app.screen, CalibrateDialog)
+        [finished] = await wait_for(pilot, recorder, CalibrationFinished, 120)
+        result = finished.result
+        assert result is not None and result.sounds > 5
+        await pilot.pause()
+        shown = text(app, "#calibrate-result")
+        assert f"Recommended  threshold {result.recommended.threshold:<4g} smoothing" in shown
+        assert app.screen.query_one("#calibrate-curve").result is result
+        await pilot.press("a")
+        await pilot.pause()
+        assert not isinstance(app.screen, CalibrateDialog)
+        rec = result.recommended
+        assert app.query_one("#threshold", Input).value == f"{rec.threshold:g}"
+        assert app.query_one("#smoothing", Input).value == str(rec.smooth)
+    saved = Project.open(project.root)
+    assert saved.settings("validate") == {"threshold": rec.threshold, "smooth_windows": rec.smooth}
+    assert saved.settings("calibration")["threshold"] == rec.threshold
+
+
+async def test_closing_calibrate_changes_nothing(tones: Callable[[], Project],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("tui.screens.calibrate.MINUTES", 1.0)
+    project = tones()
+    app = EarshotApp(project.root, services=Services(TrackBackend(np.zeros(SR, np.float32)), prewarm=False))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("4", "c")
+        await pilot.pause()
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert not isinstance(app.screen, CalibrateDialog)
+    assert Project.open(project.root).settings("validate") == {}
+
+
+@pytest.mark.hardware
+async def test_k_keeps_the_heard_window_while_the_virtual_mic_plays(tones: Callable[[], Project],
+                                                                     pulse_mic: Any) -> None:
+    from tui.sources import PortAudioBackend
+
+    project = tones()
+    noise = project.get_class(BACKGROUND_NOISE)
+    before = len(project.samples(noise))
+    recorder = Recorder()
+    app = EarshotApp(project.root, services=Services(PortAudioBackend(), prewarm=False))
+    async with app.run_test(size=(80, 24), message_hook=recorder) as pilot:
+        await pilot.press("4")
+        await settle(app, pilot)
+        await pilot.press("k")  # not listening yet: a hint, nothing kept
+        await pilot.pause()
+        assert not isinstance(app.screen, ClassPicker)
+        # Hiss from the start (digital silence is nothing this model ever heard), tones from 2 s on.
+        player = pulse_mic.play(tone_take(PATTERN, 20.0), SR, wait=False)
+        try:
+            await pilot.pause(0.5)
+            await pilot.press("l")
+            await wait_for(pilot, recorder, msg.DecisionMade, 30)
+            await pilot.press("k")
+            await pilot.pause()
+            assert isinstance(app.screen, ClassPicker)
+            options = app.screen.query_one(OptionList)
+            assert options.get_option_at_index(0).id == BACKGROUND_NOISE
+            heard = len(recorder.of(msg.WindowScored))
+            await pilot.press("enter")
+            [kept] = await wait_for(pilot, recorder, WindowKept, 10)
+            assert kept.kept is not None and kept.kept.class_name == BACKGROUND_NOISE
+            await wait_for(pilot, recorder, msg.WindowScored, 10, count=heard + 8)  # still listening
+            assert app.query_one("ValidatePane").listening
+        finally:
+            player.kill()
+        await pilot.press("s")
+        await settle(app, pilot)
+        window = load(kept.kept.path, SR)
+        assert np.sqrt(np.mean(window ** 2)) > 0.03  # the tone behind the decision, not the quiet hiss
+        assert len(Project.open(project.root).samples(noise)) == before + 1
+        counts = app.query_one(ClassTable).get_row(project.get_class(BACKGROUND_NOISE).id)
+        assert f"{before + 1} " in str(counts[1])  # the Data tab's count follows
+        await pilot.press("3")
+        await pilot.pause()
+        assert "out of date: 1 new sample" in str(app.query_one("#train-status").render())
+
+
+async def test_the_data_map_lists_the_mislabelled_sample_and_deletes_it(tones: Callable[[], Project]) -> None:
+    import os
+
+    project = tones()
+    high = project.samples(project.get_class("high"))[2]
+    wrong = project.samples_dir(project.get_class("low")) / f"oops-{high.name}"
+    os.replace(high, wrong)
+    recorder = Recorder()
+    app = EarshotApp(project.root, services=Services(TrackBackend(np.zeros(SR, np.float32)), prewarm=False))
+    async with app.run_test(size=(80, 24), message_hook=recorder) as pilot:
+        await pilot.press("2")
+        await settle(app, pilot)
+        await pilot.press("v")
+        await pilot.pause()
+        assert isinstance(app.screen, DataMapScreen)
+        await wait_for(pilot, recorder, DataMapBuilt, 60)
+        await pilot.pause()
+        table = app.screen.query_one(DataTable)
+        assert table.get_row_at(0)[0] == wrong.name and "'high'" in table.get_row_at(0)[2]
+        await pilot.press("delete")
+        await pilot.pause()
+        assert not wrong.exists() and (project.root / "trash" / "samples" / "low" / wrong.name).exists()
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, DataMapScreen)
