@@ -118,6 +118,10 @@ def _check_training(training: object, path: Path) -> None:
         if key not in defaults:
             continue
         expected = type(defaults[key])
+        if expected is str:  # the model kind: an unknown one is refused where training starts
+            if not isinstance(value, str):
+                raise ProjectError(f"{path}: training {key} is {value!r}, expected a name", _HINT)
+            continue
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or (
                 expected is int and not float(value).is_integer()):
             raise ProjectError(f"{path}: training {key} is {value!r}, expected a number", _HINT)

@@ -50,7 +50,7 @@ class DeployPane(ProjectTab):
         Binding("p", "push", "Push", tooltip="Real-time Result Push: connect to the broker"),
         Binding("o", "push_stop", "Stop push", tooltip="Real-time Result Push: disconnect"),
         Binding("t", "push_test", "Test msg", tooltip="Send a test message to the push topic"),
-        Binding("b", "board_deploy", "Linux board", tooltip="Run on a Linux board: copy it over SSH, listen there"),
+        Binding("b", "board_deploy", "Linux board", tooltip="Run on a Linux board over SSH"),
     ]
 
     def compose(self) -> ComposeResult:
