@@ -74,10 +74,10 @@ class Bundle:
             self.clip_samples = int(round(self.sample_rate * float(audio["clip_seconds"])))
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise BundleError(f"{source}: metadata.json or labels.txt is missing or damaged ({exc})",
-                              "train or export the model again") from exc
+                              "train again, or export the model again") from exc
         if not self.labels or self.sample_rate <= 0 or self.clip_samples <= 0:
             raise BundleError("{}: no labels, or a sample rate or clip length of 0".format(source),
-                              "train or export the model again")
+                              "train again, or export the model again")
         self.kind = model_kind(self.metadata)
         self.model_file: Optional[str] = None
         self.ears: List[Any] = []
@@ -88,7 +88,7 @@ class Bundle:
                 self._load_ears(read)
         except (ValueError, RuntimeError, KeyError, OSError) as exc:
             raise BundleError(f"{source}: the model files cannot be loaded ({exc})",
-                              "train or export the model again") from exc
+                              "train again, or export the model again") from exc
 
     def _load_small(self, read: Callable[[str], Optional[bytes]], model_file: Optional[str]) -> None:
         self.features = FeatureSpec.from_dict(self.metadata["features"])
@@ -101,7 +101,7 @@ class Bundle:
         else:
             wanted = model_file or " or ".join(MODEL_FILES)
             raise BundleError(f"{self.source}: no model file ({wanted})",
-                              "train or export the model again")
+                              "train again, or export the model again")
         expected = tuple(self.features.input_shape)
         if self.model.input_shape[1:] != expected or self.model.output_shape[-1] != len(self.labels):
             raise BundleError("{}: the model's shape does not match its metadata".format(self.source),
