@@ -95,12 +95,15 @@ async def test_quitting_mid_training_keeps_the_model(trained: dict[str, Any]) ->
     async with app.run_test(size=(100, 34), message_hook=recorder) as pilot:
         await pilot.press("3")
         await pilot.pause()
-        app.query_one("#epochs", Input).value = "200"
-        app.query_one("#model-kind", Select).value = "small"  # a head trains 200 epochs in under a second
+        app.query_one("#epochs", Input).value = "100"
+        app.query_one("#model-kind", Select).value = "small"  # a head trains 100 epochs in under a second
         app.query_one("#train-btn").focus()
         await pilot.press("t")
-        while not recorder.of(msg.EpochEnded):
+        for _ in range(600):  # the small CNN's first epoch, within two minutes
+            if recorder.of(msg.EpochEnded) or recorder.of(msg.TrainingFinished):
+                break
             await pilot.pause(0.2)
+        assert recorder.of(msg.EpochEnded), "training never started"
         app.exit()  # quit mid-training: the worker is cancelled, the model kept
     assert len(recorder.of(msg.EpochEnded)) < 100
     after = json.loads((root / "models" / "latest" / "metadata.json").read_text())
