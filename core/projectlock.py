@@ -1,4 +1,6 @@
 """The project's write lock: one writing process at a time, refused at once (never waited for).
+Within one process, one thread at a time: another thread (an Upload during a model save) waits for it,
+at most `wait_seconds`, then is refused the same way.
 
 `flock` on `.earshot.lock` (released by the kernel when the holder dies, so a kill -9 never leaves a
 stale lock); the file holds the holder's pid for the message the next process shows. A read-only
@@ -10,6 +12,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +21,7 @@ from core import atomic
 from core.errors import ProjectError, ProjectLockedError
 from core.projectfile import LOCK_FILE
 
+THREAD_WAIT_SECONDS = 30.0  # how long another thread of this process waits for the lock
 READ_ONLY_HINT = "copy it to a writable folder; info, predict, listen and export -o still work"
 
 
@@ -31,12 +35,15 @@ def read_only_error(root: Path, code: int | None = errno.EROFS) -> ProjectError:
 
 
 class ProjectLock:
-    """Re-entrant within one process: nested `hold()`s share the first one's lock."""
+    """Re-entrant within one thread: its nested `hold()`s share the first one's lock."""
 
-    def __init__(self, root: Path, name: str = LOCK_FILE) -> None:
+    def __init__(self, root: Path, name: str = LOCK_FILE, *,
+                 wait_seconds: float = THREAD_WAIT_SECONDS) -> None:
         self.path = Path(root) / name
         self.root = Path(root)
-        self.depth = 0
+        self.depth = 0  # nesting of the thread that holds `_owner` (only that thread touches it)
+        self.wait_seconds = wait_seconds
+        self._owner = threading.RLock()
 
     def _open(self) -> int:
         try:
@@ -49,6 +56,17 @@ class ProjectLock:
     @contextmanager
     def hold(self, on_acquire: Callable[[], None] | None = None) -> Iterator[None]:
         """Hold the lock; `on_acquire` runs once it is taken (recovery of interrupted work)."""
+        if not self._owner.acquire(timeout=self.wait_seconds):
+            raise ProjectLockedError(f"{self.root} is being changed by another task of this earshot",
+                                     "wait for it to finish, then try again")
+        try:
+            with self._hold_file(on_acquire):
+                yield
+        finally:
+            self._owner.release()
+
+    @contextmanager
+    def _hold_file(self, on_acquire: Callable[[], None] | None) -> Iterator[None]:
         if self.depth:
             self.depth += 1
             try:
