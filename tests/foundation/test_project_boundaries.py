@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import threading
 import time
@@ -10,9 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from core.errors import ProjectLockedError
-from core.project import LOCK_FILE
+from core.errors import ProjectError, ProjectLockedError
+from core.project import LOCK_FILE, PROJECT_FILE, Project
 from core.projectlock import ProjectLock
+from core.spec import AudioSpec
+from tests.foundation.helpers import tone
 
 
 def _file_lock_is_held(root: Path) -> bool:
@@ -82,3 +85,72 @@ def test_a_thread_waits_for_the_lock_at_most_its_deadline(tmp_path: Path) -> Non
         thread.join(5)
     with lock.hold():  # free again once the holder is done
         assert lock.depth == 1
+
+
+def test_removing_a_class_twice_in_one_second_keeps_both_in_the_trash(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(time, "strftime", lambda *_: "20260101-120000")  # both removals in one second
+    project = Project.create(tmp_path / "p", audio=AudioSpec(8000, 0.5))
+    first = project.add_class("dog")
+    project.add_clips(first, [tone(0.5, freq=300, sr=8000)], prefix="bark")
+    first_trash = project.remove_class("dog")
+    second = project.add_class("dog")
+    project.add_clips(second, [tone(0.5, freq=900, sr=8000)], prefix="bark")
+    second_trash = project.remove_class("dog")
+    assert first_trash.name == "20260101-120000-dog" and second_trash.name == "20260101-120000-dog-2"
+    for trash, info in ((first_trash, first), (second_trash, second)):
+        assert len(list((trash / "samples").glob("*.wav"))) == 1
+        assert json.loads((trash / "class.json").read_text())["id"] == info.id
+    assert [c.name for c in Project.open(tmp_path / "p").classes] == ["Background Noise"]
+
+
+def test_a_failed_removal_removes_only_its_own_trash_folder(tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(time, "strftime", lambda *_: "20260101-120000")
+    project = Project.create(tmp_path / "p", audio=AudioSpec(8000, 0.5))
+    dog = project.add_class("dog")
+    project.add_clips(dog, [tone(0.5, sr=8000)], prefix="bark")
+    earlier = project.remove_class("dog")
+    dog = project.add_class("dog")
+    project.add_clips(dog, [tone(0.5, freq=900, sr=8000)], prefix="bark")
+    monkeypatch.setattr("core.atomic.write_json", _fail_write)  # class.json cannot be written
+    with pytest.raises(Exception, match="disk"):
+        project.remove_class("dog")
+    assert len(list((earlier / "samples").glob("*.wav"))) == 1  # the earlier class is still there
+    assert project.sample_count(project.get_class("dog")) == 1  # and this one is back in place
+    assert not (tmp_path / "p/trash/20260101-120000-dog-2").exists()
+
+
+def _fail_write(*_: object, **__: object) -> None:
+    raise OSError(28, "No space left on device (disk full, for the test)")
+
+
+def test_deleting_samples_of_one_name_twice_keeps_both_in_the_trash(tmp_path: Path) -> None:
+    project = Project.create(tmp_path / "p", audio=AudioSpec(8000, 0.5))
+    dog = project.add_class("dog")
+    clip = tone(0.5, sr=8000)
+    [path] = project.add_clips(dog, [clip], prefix="bark")
+    first = project.delete_sample(path)
+    [again] = project.add_clips(dog, [clip], prefix="bark")
+    assert again.name == path.name  # the same clip again: the same file name
+    second = project.delete_sample(again)
+    assert first != second and first.is_file() and second.is_file()
+    assert second.name == f"{path.stem}-2.wav" and first.read_bytes() == second.read_bytes()
+
+
+def test_a_change_in_one_window_keeps_what_another_saved_meanwhile(tmp_path: Path) -> None:
+    Project.create(tmp_path / "p").add_class("dog")
+    app, cli = Project.open(tmp_path / "p"), Project.open(tmp_path / "p")
+    cat = cli.add_class("cat")
+    app.rename_class("dog", "hound")  # the app's copy predates "cat"
+    owl = app.add_class("owl")
+    app.set_settings("push", {"topic": "lab/ears"})
+    on_disk = json.loads((tmp_path / "p" / PROJECT_FILE).read_text())
+    assert [c["name"] for c in on_disk["classes"]] == ["Background Noise", "hound", "cat", "owl"]
+    assert owl.id != cat.id and len({c["folder"] for c in on_disk["classes"]}) == 4
+    assert on_disk["settings"]["push"] == {"topic": "lab/ears"}
+    assert [c.name for c in app.classes] == ["Background Noise", "hound", "cat", "owl"]
+    cli.remove_class("hound")
+    with pytest.raises(ProjectError, match="no class named 'hound'"):
+        app.rename_class("hound", "dog")
+    assert [c.name for c in Project.open(tmp_path / "p").classes] == ["Background Noise", "cat", "owl"]
