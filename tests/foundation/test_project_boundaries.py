@@ -87,6 +87,38 @@ def test_a_thread_waits_for_the_lock_at_most_its_deadline(tmp_path: Path) -> Non
         assert lock.depth == 1
 
 
+def test_the_main_thread_is_refused_soon_and_a_worker_waits_for_a_short_hold(tmp_path: Path) -> None:
+    lock = ProjectLock(tmp_path)  # the deadlines by thread
+    held, release = threading.Event(), threading.Event()
+    took: list[float] = []
+
+    def holder() -> None:
+        with lock.hold():
+            held.set()
+            release.wait(5)
+
+    def worker() -> None:  # a model save during an Upload: waits instead of failing
+        started = time.monotonic()
+        with lock.hold():
+            took.append(time.monotonic() - started)
+
+    threads = [threading.Thread(target=holder), threading.Thread(target=worker)]
+    threads[0].start()
+    held.wait(5)
+    threads[1].start()
+    try:
+        started = time.monotonic()
+        with pytest.raises(ProjectLockedError, match="another task of this earshot"):
+            with lock.hold():  # the app's screen is not frozen for long
+                pass
+        assert 0.9 < time.monotonic() - started < 3
+    finally:
+        release.set()
+        for thread in threads:
+            thread.join(10)
+    assert len(took) == 1 and took[0] > 0.9
+
+
 def test_removing_a_class_twice_in_one_second_keeps_both_in_the_trash(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(time, "strftime", lambda *_: "20260101-120000")  # both removals in one second
