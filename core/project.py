@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from core import atomic, importjournal, modelstore
+from core import atomic, importjournal, modelstore, trash
 from core.audio import save_wav, wav_bytes
 from core.errors import EarshotError, ProjectError
 from core.names import (  # noqa: F401  (re-exported: core.project is where callers look for them)
@@ -61,18 +61,28 @@ def check_writable(folder: Path, *, need_bytes: int = MODEL_SPACE) -> None:
     atomic.check_writable(folder, need_bytes=need_bytes)
 
 
+def _file_bytes(root: Path) -> bytes | None:
+    """What project.json holds on disk (None when missing or unreadable: reading it then says why)."""
+    try:
+        return (Path(root) / PROJECT_FILE).read_bytes()
+    except OSError:
+        return None
+
+
 def _check_min_samples(value: int) -> None:
     if not 1 <= int(value) <= 100_000:
         raise ProjectError(f"a minimum of {value} samples per class is out of range", "use 1-100000")
 
 
 class Project:
-    """An open project folder. Reads are free; every change takes the project's lock."""
+    """An open project folder. Reads are free; every change takes the project's lock, and is made on
+    what project.json holds then (another window or the CLI may have changed it since it was read)."""
 
-    def __init__(self, root: Path, data: dict[str, Any]) -> None:
+    def __init__(self, root: Path, data: dict[str, Any], seen: bytes | None = None) -> None:
         self.root = Path(root)
         self._data = data
         self._saved = copy.deepcopy(data)
+        self._seen = seen  # project.json's bytes when `data` was read or last written (None: no file)
         self._lock = ProjectLock(self.root)
 
     # -- opening and creating -------------------------------------------------------------
@@ -123,8 +133,9 @@ class Project:
         """Open a project, first finishing an import or a model swap a killed process left half done
         (when the project is writable and no other process holds its lock)."""
         root = Path(root)
+        seen = _file_bytes(root)  # before reading: a change in between only causes one more reload
         data = read_project_file(root)
-        project = cls(root, data)
+        project = cls(root, data, seen)
         if importjournal.pending(root) or modelstore.pending(project.models_dir):
             try:
                 with project.lock():
@@ -146,17 +157,22 @@ class Project:
     @contextmanager
     def lock(self) -> Iterator[None]:
         """Hold the project's write lock; refuse at once if another process holds it, or if the project
-        is read-only or its disk is full. Taking it finishes work a killed process left behind."""
-        with self._lock.hold(on_acquire=self._recover):
+        is read-only or its disk is full. Taking it finishes work a killed process left behind and
+        takes up a project.json another process saved meanwhile, so changes are made on top of it."""
+        with self._lock.hold(on_acquire=self._on_acquire):
             yield
+
+    def _on_acquire(self) -> None:
+        if _file_bytes(self.root) != self._seen:
+            self.reload()
+        self._recover()
 
     def _recover(self) -> None:
         """Roll an interrupted import forward or back, finish an interrupted model swap and remove
         temp files. Runs with the lock held, so no other process can be using them."""
         try:
             if importjournal.recover(self.root):
-                self._data = read_project_file(self.root)
-                self._saved = copy.deepcopy(self._data)
+                self.reload()
             modelstore.recover(self.models_dir)
         except OSError as exc:
             raise atomic.disk_error(exc, self.root) from exc
@@ -188,8 +204,11 @@ class Project:
                 self._data = copy.deepcopy(self._saved)
                 raise
             self._saved = copy.deepcopy(self._data)
+            self._seen = _file_bytes(self.root)
 
     def reload(self) -> None:
+        """Read project.json again (changes not yet saved are dropped)."""
+        self._seen = _file_bytes(self.root)
         self._data = read_project_file(self.root)
         self._saved = copy.deepcopy(self._data)
 
@@ -214,17 +233,19 @@ class Project:
     def set_train_spec(self, spec: TrainSpec) -> None:
         """Save training settings; `spec.min_samples` also sets the readiness minimum."""
         _check_min_samples(spec.min_samples)
-        self._data["training"] = spec.to_dict()
-        self._data["min_samples"] = int(spec.min_samples)
-        self._save()
+        with self.lock():
+            self._data["training"] = spec.to_dict()
+            self._data["min_samples"] = int(spec.min_samples)
+            self._save()
 
     def settings(self, section: str) -> dict[str, Any]:
         """A copy of a free-form settings section (e.g. "push", "validate")."""
         return dict(self._data.setdefault("settings", {}).get(section, {}))
 
     def set_settings(self, section: str, values: dict[str, Any]) -> None:
-        self._data.setdefault("settings", {})[section] = dict(values)
-        self._save()
+        with self.lock():
+            self._data.setdefault("settings", {})[section] = dict(values)
+            self._save()
 
     @property
     def models_dir(self) -> Path:
@@ -258,7 +279,7 @@ class Project:
 
     def new_class(self, name: str) -> ClassInfo:
         """Add a class to the in-memory project without saving or creating its folder (for commits
-        that save once at the end); `add_class` is the usual way."""
+        that save once at the end; call with the lock held); `add_class` is the usual way."""
         cleaned = validate_class_name(name)
         self._check_unique(cleaned)
         class_id = f"c{int(self._data['next_class_id'])}"
@@ -294,44 +315,48 @@ class Project:
         self._saved = copy.deepcopy(data)
 
     def rename_class(self, old: str, new: str) -> ClassInfo:
-        info = self.get_class(old)
-        if info.fixed:
-            raise ProjectError(f"{info.name!r} is fixed and cannot be renamed", "add a new class instead")
-        cleaned = validate_class_name(new)
-        self._check_unique(cleaned, ignore_id=info.id)
-        renamed = ClassInfo(info.id, cleaned, info.folder, info.fixed)
-        self._data["classes"] = [asdict(renamed) if c["id"] == info.id else c for c in self._data["classes"]]
-        self._save()
+        with self.lock():
+            info = self.get_class(old)
+            if info.fixed:
+                raise ProjectError(f"{info.name!r} is fixed and cannot be renamed", "add a new class instead")
+            cleaned = validate_class_name(new)
+            self._check_unique(cleaned, ignore_id=info.id)
+            renamed = ClassInfo(info.id, cleaned, info.folder, info.fixed)
+            self._data["classes"] = [asdict(renamed) if c["id"] == info.id else c
+                                     for c in self._data["classes"]]
+            self._save()
         return renamed
 
     def remove_class(self, name: str) -> Path:
-        """Move a class's samples and recordings to `trash/` and drop it; return the trash folder."""
-        info = self.get_class(name)
-        if info.fixed:
-            raise ProjectError(f"{info.name!r} is fixed and cannot be removed",
-                               "every project keeps it; delete its samples instead")
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        trash = self.root / "trash" / f"{stamp}-{info.folder}"
+        """Move a class's samples and recordings to a new folder in `trash/` and drop it; return that
+        folder (`<time>-<folder>`, with `-2`, `-3`, ... when a class of that folder went there already)."""
         moved: list[tuple[Path, Path]] = []
         with self.transaction():
+            info = self.get_class(name)
+            if info.fixed:
+                raise ProjectError(f"{info.name!r} is fixed and cannot be removed",
+                                   "every project keeps it; delete its samples instead")
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            removed: Path | None = None
             try:
-                trash.mkdir(parents=True, exist_ok=True)
+                removed = trash.new_folder(self.root / "trash", f"{stamp}-{info.folder}")
                 for kind in ("samples", "recordings"):
                     source = self.root / kind / info.folder
                     if source.exists():
-                        os.replace(source, trash / kind)  # trash/ is inside the project: one rename
-                        moved.append((source, trash / kind))
-                atomic.write_json(trash / "class.json", asdict(info))
+                        os.replace(source, removed / kind)  # trash/ is inside the project: one rename
+                        moved.append((source, removed / kind))
+                atomic.write_json(removed / "class.json", asdict(info))
                 self._data["classes"] = [c for c in self._data["classes"] if c["id"] != info.id]
                 self._save()
             except BaseException as exc:
                 for source, target in reversed(moved):
                     os.replace(target, source)
-                shutil.rmtree(trash, ignore_errors=True)
+                if removed is not None:  # only the folder this call made: others hold earlier classes
+                    shutil.rmtree(removed, ignore_errors=True)
                 if isinstance(exc, OSError):
-                    raise atomic.disk_error(exc, trash) from exc
+                    raise atomic.disk_error(exc, removed or self.root / "trash") from exc
                 raise
-        return trash
+        return removed
 
     # -- samples and recordings -------------------------------------------------------------
 
@@ -401,13 +426,15 @@ class Project:
         return sorted(folder.glob("*.wav")) if folder.is_dir() else []
 
     def delete_sample(self, path: Path) -> Path:
-        """Move one sample to `trash/samples/` and return where it went."""
+        """Move one sample to `trash/samples/<folder>/` (never over an earlier one of the same name:
+        `<name>-2.wav`, ...) and return where it went."""
         path = Path(path)
         if path.parent.parent != self.root / "samples" or not path.is_file():
             raise ProjectError(f"{path} is not a sample of this project", "choose a file under samples/")
-        target = self.root / "trash" / "samples" / path.parent.name / path.name
         with self.lock():
-            target.parent.mkdir(parents=True, exist_ok=True)
+            folder = self.root / "trash" / "samples" / path.parent.name
+            folder.mkdir(parents=True, exist_ok=True)
+            target = trash.unique_path(folder / path.name)
             os.replace(path, target)
         return target
 
