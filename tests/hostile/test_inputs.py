@@ -126,7 +126,15 @@ MODEL_DAMAGE: dict[str, Callable[[Path], None]] = {
     "labels do not match": lambda f: (f / "labels.txt").write_text("one\n"),
     "a test clip outside": lambda f: _meta(f, lambda m: m.update(
         test_split=[{"file": "../../etc/passwd", "label": "yes"}])),
+    "empty head": lambda f: _ear_head(f, b""),
+    "head not a zip": lambda f: _ear_head(f, b"PK\x03\x04" + bytes(100)),
 }
+
+
+def _ear_head(folder: Path, head: bytes) -> None:
+    """Make the folder a speech-ear model whose head.npz holds `head` (np.load: EOFError, BadZipFile)."""
+    _meta(folder, lambda m: m.setdefault("model", {}).update(kind="speech"))
+    (folder / "head.npz").write_bytes(head)
 
 
 def _meta(folder: Path, change: Callable[[dict[str, Any]], Any]) -> None:
