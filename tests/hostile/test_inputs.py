@@ -173,6 +173,10 @@ def test_a_damaged_model_says_train_again(model_folder: Path, clip: Path, tmp_pa
     ("record", "{p}", "yes", "--seconds", "-5"),
     ("new", "{p}2", "--sample-rate", "0"),
     ("flash", "m.zip", "--port", "/dev/null", "--timeout", "inf"),
+    ("deploy", "{p}", "ssh://pi@192.0.2.1", "--threshold", "5"),
+    ("deploy", "{p}", "ssh://pi@192.0.2.1", "--smooth", "0"),
+    ("deploy", "{p}", "ssh://pi@192.0.2.1", "--hop", "0"),
+    ("deploy", "{p}", "ssh://pi@192.0.2.1", "--wait", "nan"),
 ])
 def test_out_of_range_arguments_are_refused_while_parsing(project: Path, args: tuple[str, ...]) -> None:
     before = snapshot(project)
