@@ -84,6 +84,19 @@ class StreamResampler:
         return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
 
 
+def input_settings(sd: Any, device: Any, max_channels: int, rates: List[int]) -> Optional[Any]:
+    """(rate, channels) of the first of `rates` the input `device` records at (mono first, then its
+    own channel count, to be mixed down), or None. Shared with earshot's own microphone source."""
+    for channels in sorted({1, max(1, int(max_channels))}):
+        for rate in rates:
+            try:
+                sd.check_input_settings(device=device, channels=channels, samplerate=rate, dtype="float32")
+                return int(rate), channels
+            except Exception:  # PortAudioError or ValueError: not this combination
+                continue
+    return None
+
+
 class Microphone:
     """Mono float32 blocks at the model's rate from a PortAudio input; the callback only queues them.
 
@@ -118,14 +131,9 @@ class Microphone:
 
     def _choose(self, info: Any, mic_rate: Optional[int]) -> Any:
         rates = [int(mic_rate)] if mic_rate else [self.rate, int(info["default_samplerate"]), 48000, 44100]
-        for channels in sorted({1, max(1, int(info["max_input_channels"]))}):
-            for rate in rates:
-                try:
-                    self.sd.check_input_settings(device=self.device, channels=channels, samplerate=rate,
-                                                 dtype="float32")
-                    return rate, channels
-                except Exception:  # PortAudioError or ValueError: not this combination
-                    continue
+        chosen = input_settings(self.sd, self.device, int(info["max_input_channels"]), rates)
+        if chosen is not None:
+            return chosen
         raise Missing("{} records at none of {} Hz; choose another with --device".format(
             self.name, ", ".join(map(str, rates)))) from None
 
