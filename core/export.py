@@ -26,6 +26,7 @@ import numpy as np
 
 from core import __version__, atomic, modelstore
 from core.errors import DeployError
+from core.push.settings import default_topic
 from core.runtime.bundle import SMALL, model_ears, model_kind
 from core.runtime.head import HEAD_FILE
 from core.spec import AudioSpec, FeatureSpec, TrainSpec
@@ -185,11 +186,12 @@ paho-mqtt  # --push: results to an MQTT broker
 
 
 def validate_settings(project_dir: Path) -> dict[str, Any]:
-    """The project's saved validation threshold, the default of predict.py --listen."""
+    """The project's saved (or calibrated) threshold and smoothing, the defaults of predict.py --listen."""
     from core.project import Project
 
     saved = Project.open(Path(project_dir)).settings("validate")
-    return {k: saved[k] for k in ("threshold",) if isinstance(saved.get(k), int | float)}
+    return {k: saved[k] for k in ("threshold", "smooth_windows")
+            if isinstance(saved.get(k), int | float) and not isinstance(saved.get(k), bool)}
 
 
 EAR_CREDITS = {
@@ -309,6 +311,7 @@ def export_project(project_dir: Path, output: Path | None = None, *,
     quant = quantization(int8_model)
     exported = _export_metadata(metadata, labels, audio, features, quant, accuracy, len(train_x))
     exported["validate"] = validate_settings(Path(project_dir))
+    exported["push_topic"] = default_topic(project.name)  # predict.py --push mqtt://HOST, as listen --push
     header, source = c_array(int8_model, labels, quant, features)
     files: dict[str, bytes] = {
         **big_files,

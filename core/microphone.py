@@ -16,6 +16,7 @@ import numpy as np
 
 from core.errors import CaptureError
 from core.levels import Level
+from core.runtime.live import StreamResampler, input_settings
 from core.sources import _ContextSource
 
 PORTAUDIO_HINT = "install PortAudio: apt-get install libportaudio2"
@@ -117,7 +118,7 @@ class MicrophoneSource(_ContextSource):
         self._max_blocks = max(1, int(max_queued_seconds / block_seconds))
         self._level = Level()
         self._stream: Any = None
-        self._resampler: Any = None
+        self._resampler: StreamResampler | None = None
         self.overflows = 0
         self.dropped_blocks = 0
         self.last_arrival = 0.0  # time.monotonic() when the block last returned by read() arrived
@@ -129,14 +130,9 @@ class MicrophoneSource(_ContextSource):
             rates = [self._requested_rate]
         else:
             rates = [self.sample_rate, int(self.device.default_rate), 48000, 44100]
-        for channels in sorted({1, max(1, self.device.channels)}):
-            for rate in rates:
-                try:
-                    sd.check_input_settings(device=self.device.index, channels=channels, samplerate=rate,
-                                            dtype="float32")
-                    return int(rate), channels
-                except Exception:  # PortAudioError or ValueError: this combination is not supported
-                    continue
+        chosen = input_settings(sd, self.device.index, self.device.channels, rates)
+        if chosen is not None:
+            return int(chosen[0]), int(chosen[1])
         raise CaptureError(f"{self.name}: no usable sample rate", "choose another device with --device")
 
     def _callback(self, indata: np.ndarray, frames: int, when: Any, status: Any) -> None:
@@ -152,11 +148,8 @@ class MicrophoneSource(_ContextSource):
     def start(self) -> None:
         sd = sounddevice()
         self.device_rate, channels = self._choose_rate(sd)
-        if self.device_rate != self.sample_rate:
-            import soxr
-
-            self._resampler = soxr.ResampleStream(self.device_rate, self.sample_rate, 1, dtype="float32",
-                                                  quality="HQ")
+        if self.device_rate != self.sample_rate:  # the runtime's resampler, as for every other file
+            self._resampler = StreamResampler(self.device_rate, self.sample_rate)
         try:
             self._stream = sd.InputStream(
                 device=self.device.index, samplerate=self.device_rate, channels=channels, dtype="float32",
@@ -189,7 +182,7 @@ class MicrophoneSource(_ContextSource):
             return np.zeros(0, dtype=np.float32)
         self._last_block = time.monotonic()
         if self._resampler is not None:
-            block = np.asarray(self._resampler.resample_chunk(block), dtype=np.float32)
+            block = self._resampler.process(block)
         return block
 
     def level(self) -> Level:

@@ -244,7 +244,8 @@ def start_listener(session: SshSession, info: BoardInfo, python: str, options: L
         if mode == "user" and "linger=0" in started.text:
             note = (f"it starts at boot only once {info.user} has logged in (on the board: "
                     f"sudo loginctl enable-linger {info.user})")
-    values, sections = _sections(session.run(SH_WAIT, folder, str(max(1, int(round(wait))))).text)
+    values, sections = _sections(session.run(SH_WAIT, folder, str(max(1, int(round(wait)))),
+                                               timeout=wait + 30).text)
     log = [line for line in sections.get("log", []) if line.strip()]
     journal = [line for line in sections.get("journal", []) if line.strip()]
     if values.get("state") == "dead":

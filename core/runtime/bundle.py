@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import numpy as np
@@ -86,7 +87,7 @@ class Bundle:
                 self._load_small(read, model_file)
             else:
                 self._load_ears(read)
-        except (ValueError, RuntimeError, KeyError, OSError) as exc:
+        except (ValueError, RuntimeError, KeyError, OSError, EOFError, zipfile.BadZipFile) as exc:
             raise BundleError(f"{source}: the model files cannot be loaded ({exc})",
                               "train again, or export the model again") from exc
 

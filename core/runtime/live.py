@@ -84,6 +84,19 @@ class StreamResampler:
         return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
 
 
+def input_settings(sd: Any, device: Any, max_channels: int, rates: List[int]) -> Optional[Any]:
+    """(rate, channels) of the first of `rates` the input `device` records at (mono first, then its
+    own channel count, to be mixed down), or None. Shared with earshot's own microphone source."""
+    for channels in sorted({1, max(1, int(max_channels))}):
+        for rate in rates:
+            try:
+                sd.check_input_settings(device=device, channels=channels, samplerate=rate, dtype="float32")
+                return int(rate), channels
+            except Exception:  # PortAudioError or ValueError: not this combination
+                continue
+    return None
+
+
 class Microphone:
     """Mono float32 blocks at the model's rate from a PortAudio input; the callback only queues them.
 
@@ -118,14 +131,9 @@ class Microphone:
 
     def _choose(self, info: Any, mic_rate: Optional[int]) -> Any:
         rates = [int(mic_rate)] if mic_rate else [self.rate, int(info["default_samplerate"]), 48000, 44100]
-        for channels in sorted({1, max(1, int(info["max_input_channels"]))}):
-            for rate in rates:
-                try:
-                    self.sd.check_input_settings(device=self.device, channels=channels, samplerate=rate,
-                                                 dtype="float32")
-                    return rate, channels
-                except Exception:  # PortAudioError or ValueError: not this combination
-                    continue
+        chosen = input_settings(self.sd, self.device, int(info["max_input_channels"]), rates)
+        if chosen is not None:
+            return chosen
         raise Missing("{} records at none of {} Hz; choose another with --device".format(
             self.name, ", ".join(map(str, rates)))) from None
 
@@ -314,7 +322,8 @@ def listen_parser(default_model: str = "") -> argparse.ArgumentParser:
     parser.add_argument("--threshold", type=float,
                         help="smallest confidence reported "
                              "(default: the project's validation setting, else 0.5)")
-    parser.add_argument("--smooth", type=int, help="windows averaged (default: 3)")
+    parser.add_argument("--smooth", type=int, help="windows averaged "
+                                                   "(default: the project's validation setting, else 3)")
     parser.add_argument("--hop", type=float, help="seconds between windows (default: 0.25)")
     parser.add_argument("--mic-rate", type=int, help="record at this rate and resample (default: the "
                                                      "model's rate when the microphone has it)")
@@ -328,22 +337,34 @@ def listen_parser(default_model: str = "") -> argparse.ArgumentParser:
     return parser
 
 
-def push_from_url(url: str) -> Dict[str, Any]:
-    """mqtt[s]://user:password@host:port/topic -> the settings `earshot deploy` writes to listen.json."""
-    try:
-        from urllib.parse import unquote, urlsplit
+def push_from_url(url: str, topic: str = "") -> Dict[str, Any]:
+    """mqtt[s]://user:password@host:port/topic (a bare host[:port] means mqtt://) -> the settings
+    `earshot deploy` writes to listen.json. The rules of core/push/settings.py's parse_mqtt_url: a
+    missing user means siot/dfrobot, a user alone an empty password, a missing topic `topic` ("" here
+    means the bundle's default topic, filled in once the model is loaded)."""
+    from urllib.parse import unquote, urlsplit
 
-        parts = urlsplit(url)
+    text = url.strip()
+    if "://" not in text:
+        text = "mqtt://" + text
+    hint = "use mqtt://user:password@host:1883/topic"
+    try:
+        parts = urlsplit(text)
         port = parts.port
     except ValueError:
-        port, parts = None, None
-    if parts is None or parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-        raise Missing("{!r} is not a broker address: use mqtt://user:password@host:1883/topic".format(url))
-    tls = parts.scheme == "mqtts"
+        raise Missing("{!r} is not a broker address (bad port): {}".format(url, hint)) from None
+    scheme = "mqtt" if parts.scheme == "tcp" else parts.scheme
+    if scheme not in ("mqtt", "mqtts") or not parts.hostname or port == 0:
+        raise Missing("{!r} is not a broker address: {}".format(url, hint))
+    tls = scheme == "mqtts"
+    named = unquote(parts.path.lstrip("/")) + ("#" if "#" in url else "")
+    chosen = named or topic
+    if any(c.isspace() for c in parts.hostname) or any(c in chosen for c in "#+\0"):
+        raise Missing("{!r} is not a broker address: {}".format(url, hint))
     return {"host": parts.hostname, "port": port or (8883 if tls else 1883), "tls": tls,
-            "username": unquote(parts.username) if parts.username else "siot",
-            "password": unquote(parts.password) if parts.password else "dfrobot",
-            "topic": unquote(parts.path.lstrip("/")) or "siot/earshot"}
+            "username": unquote(parts.username) if parts.username is not None else "siot",
+            "password": unquote(parts.password or "") if parts.username is not None else "dfrobot",
+            "topic": chosen}
 
 
 def listen_options(argv: Optional[List[str]], default_model: str = "") -> Dict[str, Any]:
@@ -370,7 +391,8 @@ def listen_options(argv: Optional[List[str]], default_model: str = "") -> Dict[s
 
 
 def open_stream(options: Dict[str, Any], folder: str, default_model: str = "") -> Any:
-    """(model, Streamer) with the options, the project's saved threshold as the default."""
+    """(model, Streamer) with the options, the project's saved threshold and smoothing as the defaults
+    and its default topic where --push named none."""
     model_file = options.get("model") or default_model or None
     try:
         model: Bundle = load_bundle(folder, os.path.basename(model_file) if model_file else None)
@@ -380,10 +402,12 @@ def open_stream(options: Dict[str, Any], folder: str, default_model: str = "") -
         raise Missing("running the model needs the ai-edge-litert package: python3 -m pip install "
                       "ai-edge-litert (tflite-runtime on Python 3.7/3.8) [{}]".format(exc)) from None
     saved = model.metadata.get("validate") or {}
+    if options.get("push") and not options["push"].get("topic"):  # as `earshot listen --push mqtt://HOST`
+        options["push"]["topic"] = str(model.metadata.get("push_topic") or "siot/earshot")
     try:
         stream = Streamer(model.scores, model.labels, model.sample_rate, model.clip_samples,
                           hop_seconds=float(options.get("hop", 0.25)),
-                          smooth_windows=int(options.get("smooth", 3)),
+                          smooth_windows=int(options.get("smooth", saved.get("smooth_windows", 3))),
                           threshold=float(options.get("threshold", saved.get("threshold", 0.5))),
                           report_background=bool(options.get("background")))
     except ValueError as exc:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import DeployError
+from earshot.commands import argtypes
 
 EPILOG = """examples:
   earshot deploy words ssh://pi@raspberrypi.local --push mqtt://siot:dfrobot@192.168.1.20/siot/words --service
@@ -44,10 +45,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     deploy.add_argument("--python", metavar="PATH", help="Python on the board (default: the folder's venv, "
                                                          "else python3)")
     listen = deploy.add_argument_group("listening on the board (as 'earshot listen')")
-    listen.add_argument("--threshold", type=float, help="smallest confidence reported (default: the "
-                                                        "model's saved validation threshold, else 0.5)")
-    listen.add_argument("--smooth", type=int, help="windows averaged (default: 3)")
-    listen.add_argument("--hop", type=float, help="seconds between windows (default: 0.25)")
+    listen.add_argument("--threshold", type=argtypes.THRESHOLD,
+                        help="smallest confidence reported (default: the model's saved validation threshold, "
+                             "else 0.5)")
+    listen.add_argument("--smooth", type=argtypes.SMOOTH_WINDOWS,
+                        help="windows averaged (default: the model's saved validation setting, else 3)")
+    listen.add_argument("--hop", type=argtypes.HOP_SECONDS, help="seconds between windows (default: 0.25)")
     listen.add_argument("--background", action="store_true", help="also report Background Noise")
     listen.add_argument("--device", help="the board's microphone, by number or name (default: its default)")
     listen.add_argument("--stats", action="store_true",
@@ -62,9 +65,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ssh.add_argument("-F", "--ssh-config", type=Path, metavar="FILE", help="ssh configuration file (ssh -F)")
     ssh.add_argument("-o", "--ssh-option", action="append", default=[], metavar="OPTION",
                      help="ssh option, e.g. -o ProxyJump=gateway (repeatable)")
-    ssh.add_argument("--timeout", type=int, default=10, help="seconds to wait for the board to answer "
-                                                              "(default: 10)")
-    deploy.add_argument("--wait", type=float, default=30.0,
+    ssh.add_argument("--timeout", type=argtypes.SSH_TIMEOUT, default=10,
+                     help="seconds to wait for the board to answer (default: 10)")
+    deploy.add_argument("--wait", type=argtypes.WAIT_SECONDS, default=30.0,
                         help="seconds to wait for the listener to start (default: 30)")
     deploy.add_argument("--json", action="store_true", help="print the result as one JSON object")
     deploy.set_defaults(func=run_deploy)

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -119,3 +120,66 @@ def test_streamed_resampling_equals_resampling_the_whole_signal(rate: int) -> No
     whole = resample(signal, rate, 16000)
     assert whole.size - 16000 * 0.05 < streamed.size <= whole.size  # held back: lookahead + one step
     np.testing.assert_allclose(streamed, whole[:streamed.size], atol=1e-6)
+
+
+@pytest.fixture
+def saved_bundle(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """open_stream's model replaced by one whose metadata holds what an export of a calibrated project
+    holds (a unit-test fake: the loading itself is tested with real models elsewhere)."""
+    import core.runtime.live as live
+
+    model = SimpleNamespace(scores=lambda clips: clips, labels=["Background Noise", "yes"], sample_rate=16000,
+                            clip_samples=16000, metadata={"validate": {"threshold": 0.8, "smooth_windows": 5},
+                                                          "push_topic": "siot/door-bell"})
+    monkeypatch.setattr(live, "load_bundle", lambda folder, name: model)
+    return live
+
+
+def test_the_board_listens_with_the_calibrated_threshold_and_smoothing(saved_bundle: Any) -> None:
+    _, stream = saved_bundle.open_stream(saved_bundle.listen_options([]), "bundle")
+    assert (stream.threshold, stream.smooth_windows) == (0.8, 5)
+    _, stream = saved_bundle.open_stream(saved_bundle.listen_options(["--smooth", "2"]), "bundle")
+    assert (stream.threshold, stream.smooth_windows) == (0.8, 2)  # the command line still wins
+
+
+def test_export_carries_the_calibrated_smoothing(tmp_path: Path) -> None:
+    from core.export import validate_settings
+    from core.project import Project
+
+    project = Project.create(tmp_path / "p")
+    project.set_settings("validate", {"threshold": 0.65, "smooth_windows": 4})
+    assert validate_settings(project.root) == {"threshold": 0.65, "smooth_windows": 4}
+
+
+@pytest.mark.parametrize("url, topic", [("mqtt://broker", "siot/door-bell"),
+                                        ("broker:1884", "siot/door-bell"),
+                                        ("mqtt://broker/lab/one", "lab/one")])
+def test_the_board_publishes_to_the_project_topic_like_listen(saved_bundle: Any, url: str,
+                                                              topic: str) -> None:
+    options = saved_bundle.listen_options(["--push", url])
+    saved_bundle.open_stream(options, "bundle")
+    assert options["push"]["topic"] == topic
+
+
+MQTT_URLS = ["mqtt://broker", "broker", "broker:1884", "mqtt://u@broker", "mqtt://u:p%40ss@broker:1/t/x",
+             "mqtts://broker", "mqtts://u:p@broker:8884", "tcp://broker/a", "mqtt://broker/a/#",
+             "mqtt://broker/a/+/b", "mqtt://broker:0", "mqtt://broker:99999", "mqtt://broker:x", "http://broker",
+             "mqtt://", "mqtt:///t", " mqtt://broker/t ", "mqtt://[::1]:1884/t", "mqtt://u:@broker",
+             "mqtt://broker/%20t"]
+
+
+@pytest.mark.parametrize("url", MQTT_URLS)
+def test_the_runtime_reads_broker_urls_as_earshot_does(url: str) -> None:
+    from core.errors import PushError
+    from core.push.settings import parse_mqtt_url
+    from core.runtime.live import Missing, push_from_url
+
+    try:
+        expected: Any = parse_mqtt_url(url, topic="siot/p").__dict__
+    except PushError:
+        expected = "refused"
+    try:
+        got: Any = push_from_url(url, topic="siot/p")
+    except Missing:
+        got = "refused"
+    assert got == expected

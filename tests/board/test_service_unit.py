@@ -64,3 +64,26 @@ def test_systemd_accepts_the_unit(tmp_path: Path, mode: str) -> None:
     check = subprocess.run([analyze, "verify", str(unit)], capture_output=True, text=True, timeout=60)
     problems = [line for line in check.stderr.splitlines() if "earshot.service" in line]
     assert check.returncode == 0 and not problems, check.stderr
+
+
+def test_a_long_wait_for_the_listener_outlasts_the_ssh_call() -> None:
+    """--wait 200 must not be cut by run()'s default 120 s timeout (a false "stopped answering")."""
+    from types import SimpleNamespace
+
+    from core.deploy.linux_service import SH_WAIT, start_listener
+    from core.deploy.linux_ssh import RemoteResult
+
+    timeouts: dict[str, float] = {}
+
+    class Session:  # records each script's timeout; answers as a board whose listener starts
+        target = SimpleNamespace(host="pi", path="/home/pi/earshot")
+
+        def run(self, script: str, *args: str, stdin: bytes | None = None, timeout: float = 120,
+                check: bool = True) -> RemoteResult:
+            timeouts[script] = timeout
+            return RemoteResult(0, b"state=listening\npid=42\n" if script == SH_WAIT else b"", "")
+
+    started = start_listener(Session(), replace(BOARD, systemd=False), "python3",  # type: ignore[arg-type]
+                             ListenOptions(), wait=200)
+    assert started.pid == 42 and started.mode == "process"
+    assert timeouts[SH_WAIT] >= 200 + 30

@@ -17,6 +17,8 @@ import numpy as np
 import pytest
 
 from core.errors import DeployError
+from core.project import Project
+from core.push.settings import default_topic
 from core.spec import FeatureSpec
 from earshot.cli import main as earshot_main
 from tests.deploy.conftest import rng_pick
@@ -63,7 +65,7 @@ def load_predict_module(unpacked: Path) -> ModuleType:
     return module
 
 
-def test_zip_holds_every_form_of_the_model(exported: Path, unpacked: Path) -> None:
+def test_zip_holds_every_form_of_the_model(exported: Path, unpacked: Path, trained_project: Path) -> None:
     names = set(zipfile.ZipFile(exported).namelist())
     assert {n for n in names if not n.startswith("earshot_runtime/")} == ZIP_FILES
     meta = json.loads((unpacked / "metadata.json").read_text())
@@ -74,6 +76,7 @@ def test_zip_holds_every_form_of_the_model(exported: Path, unpacked: Path) -> No
     assert meta["clip_seconds"] == 1.0 and meta["train"]["epochs"] > 0 and meta["version"]
     assert meta["int8"]["input"]["dtype"] == "int8" and meta["int8"]["output"]["dtype"] == "int8"
     assert meta["int8"]["input"]["scale"] > 0
+    assert meta["push_topic"] == default_topic(Project.open(trained_project).name)  # listen --push's topic
     from ai_edge_litert.interpreter import Interpreter
 
     interpreter = Interpreter(model_path=str(unpacked / "model_int8.tflite"))

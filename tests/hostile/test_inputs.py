@@ -126,7 +126,15 @@ MODEL_DAMAGE: dict[str, Callable[[Path], None]] = {
     "labels do not match": lambda f: (f / "labels.txt").write_text("one\n"),
     "a test clip outside": lambda f: _meta(f, lambda m: m.update(
         test_split=[{"file": "../../etc/passwd", "label": "yes"}])),
+    "empty head": lambda f: _ear_head(f, b""),
+    "head not a zip": lambda f: _ear_head(f, b"PK\x03\x04" + bytes(100)),
 }
+
+
+def _ear_head(folder: Path, head: bytes) -> None:
+    """Make the folder a speech-ear model whose head.npz holds `head` (np.load: EOFError, BadZipFile)."""
+    _meta(folder, lambda m: m.setdefault("model", {}).update(kind="speech"))
+    (folder / "head.npz").write_bytes(head)
 
 
 def _meta(folder: Path, change: Callable[[dict[str, Any]], Any]) -> None:
@@ -165,6 +173,10 @@ def test_a_damaged_model_says_train_again(model_folder: Path, clip: Path, tmp_pa
     ("record", "{p}", "yes", "--seconds", "-5"),
     ("new", "{p}2", "--sample-rate", "0"),
     ("flash", "m.zip", "--port", "/dev/null", "--timeout", "inf"),
+    ("deploy", "{p}", "ssh://pi@192.0.2.1", "--threshold", "5"),
+    ("deploy", "{p}", "ssh://pi@192.0.2.1", "--smooth", "0"),
+    ("deploy", "{p}", "ssh://pi@192.0.2.1", "--hop", "0"),
+    ("deploy", "{p}", "ssh://pi@192.0.2.1", "--wait", "nan"),
 ])
 def test_out_of_range_arguments_are_refused_while_parsing(project: Path, args: tuple[str, ...]) -> None:
     before = snapshot(project)
