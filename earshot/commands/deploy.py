@@ -138,11 +138,27 @@ def board_config(args: argparse.Namespace, model_zip: Path) -> Any:
 
 
 def run_flash(args: argparse.Namespace) -> int:
-    from core.deploy.flash import BoardConfig, deployable_files, flash_files
+    from core.deploy.flash import BoardConfig
+    from core.deploy.serial import open_port
 
-    model = Path(args.model)
     if args.mqtt:
         BoardConfig.from_mqtt_url(args.mqtt)  # a bad address is refused before any export or serial work
+    # a missing, busy or forbidden port is refused before the (long) export; the port stays open and
+    # locked until the files are written, so nothing else takes it meanwhile
+    link = open_port(args.port, baud=args.baud)
+    try:
+        return _flash_through(args, link)
+    finally:
+        try:
+            link.close()
+        except Exception:
+            pass
+
+
+def _flash_through(args: argparse.Namespace, link: Any) -> int:
+    from core.deploy.flash import deployable_files, flash_files
+
+    model = Path(args.model)
     if model.is_dir():
         from core.export import export_project
 
@@ -157,7 +173,7 @@ def run_flash(args: argparse.Namespace) -> int:
     cancel = threading.Event()
     try:
         result = flash_files(files, args.port, baud=args.baud, remote_dir=args.remote_dir,
-                             timeout=args.timeout, on_progress=bar, cancel=cancel)
+                             timeout=args.timeout, on_progress=bar, cancel=cancel, link=link)
     except KeyboardInterrupt:
         bar.finish_line()
         raise DeployError("flash interrupted", "run flash again: finished files are skipped, the board "

@@ -120,3 +120,10 @@ def test_a_full_disk_is_one_line_on_the_command_line(tiny_disk: Path, tmp_path: 
     wav_tree(tmp_path / "up", {"yes": 25, "no": 25}, rng)
     assert_one_line_error(earshot("import", tiny_disk / "p", tmp_path / "up", ok=False), "disk full")
     assert tree_digest(tiny_disk / "p") == before
+
+
+def test_flash_refuses_a_missing_port_before_exporting(project: Path, tmp_path: Path) -> None:
+    """An untrained project would fail the export with 'no trained model': the port is checked first."""
+    done = earshot("flash", project, "--port", tmp_path / "ttyACM0", ok=False)
+    assert_one_line_error(done, "no serial port", "earshot devices")
+    assert "exporting" not in done.stderr and "trained" not in done.stderr
