@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import math
 from collections.abc import Callable
+from pathlib import Path
 
 
 def whole(low: int, high: int | None = None) -> Callable[[str], int]:
@@ -64,3 +65,10 @@ MIN_SAMPLES = whole(1, 100_000)
 MIN_INTERVAL = number(0.0, 3600.0)
 BAUD = whole(50, 4_000_000)
 TIMEOUT = number(0.1, 3600.0)
+
+
+def add_project_dir(parser: argparse.ArgumentParser, what: str = "project folder") -> None:
+    """DIR as the command's only positional, `.` when left out (as `train` and `export` take it).
+    Commands with more positionals after DIR keep it required: `import a.zip b.zip` must not read a.zip
+    as the project."""
+    parser.add_argument("dir", nargs="?", default=Path("."), type=Path, help=f"{what} (default: .)")

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import CaptureError
+from earshot.commands import argtypes
 
 MARKERS = "ox+*#@%&$"
 
@@ -20,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Place the model's test clips at random times over Background Noise, run the live "
                     "classifier over that stream and count false activations per hour, misses and delay "
                     "for every threshold and smoothing; save the recommended setting in the project.")
-    calibrate.add_argument("dir", type=Path, help="project folder (with a trained model)")
+    argtypes.add_project_dir(calibrate, "project folder with a trained model")
     calibrate.add_argument("--minutes", type=float, default=10.0, help="stream length (default: %(default)g)")
     calibrate.add_argument("--noise", type=Path, nargs="+", default=[], metavar="FILE",
                            help="more noise recordings to place the sounds over")
@@ -34,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Project every sample to 2-D (PCA of the model's embedding, or of log-mel statistics) "
                     "and list suspects: samples whose nearest neighbours are mostly of another class, "
                     "near-silent samples and near-duplicates.")
-    data_map.add_argument("dir", type=Path, help="project folder")
+    argtypes.add_project_dir(data_map)
     data_map.add_argument("--json", action="store_true", help="print one JSON object")
     data_map.set_defaults(func=cmd_map)
 
