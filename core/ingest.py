@@ -87,7 +87,7 @@ class ImportReport:
 
     def summary(self) -> str:
         per_class = ", ".join(f"{name} +{n}" for name, n in self.added.items()) or "nothing new"
-        text = f"imported {self.total} samples from {self.files} files ({per_class})"
+        text = f"imported {_count(self.total, 'sample')} from {_count(self.files, 'file')} ({per_class})"
         if self.created:
             text += f"; new classes: {', '.join(self.created)}"
         if self.duplicates:
@@ -95,8 +95,12 @@ class ImportReport:
         if self.dropped:
             text += "; dropped " + ", ".join(f"{n} {r}" for r, n in sorted(self.dropped.items()))
         if self.skipped:
-            text += f"; skipped {len(self.skipped)} files"
+            text += f"; skipped {_count(len(self.skipped), 'file')}"
         return text
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _resolve_class(project: Project, raw: str) -> tuple[str, ClassInfo | None]:

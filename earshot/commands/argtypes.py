@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import math
 from collections.abc import Callable
+from pathlib import Path
 
 
 def whole(low: int, high: int | None = None) -> Callable[[str], int]:
@@ -69,3 +70,10 @@ SMOOTH_WINDOWS = whole(1, 100)
 HOP_SECONDS = number(0.05, 10.0)
 WAIT_SECONDS = number(1.0, 3600.0)
 SSH_TIMEOUT = whole(1, 3600)
+
+
+def add_project_dir(parser: argparse.ArgumentParser, what: str = "project folder") -> None:
+    """DIR as the command's only positional, `.` when left out (as `train` and `export` take it).
+    Commands with more positionals after DIR keep it required: `import a.zip b.zip` must not read a.zip
+    as the project."""
+    parser.add_argument("dir", nargs="?", default=Path("."), type=Path, help=f"{what} (default: .)")

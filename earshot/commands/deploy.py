@@ -63,19 +63,32 @@ def run_export(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.to_dict()))
         return 0
-    accuracy = result.accuracy
-    print(f"exported {result.path}")
-    print(f"  labels: {', '.join(result.labels)}")
-    print(f"  test split ({result.test_clips} clips): keras {accuracy['keras']:.1%}, "
-          f"float32 {accuracy['float32']:.1%}, int8 {accuracy['int8']:.1%}")
-    print(f"  model.tflite {result.sizes['model.tflite'] / 1024:.1f} KiB, "
-          f"model_int8.tflite {result.sizes['model_int8.tflite'] / 1024:.1f} KiB")
-    if result.kind != "small":
-        print(f"  the project's model is {result.kind}: {accuracy[result.kind]:.1%} on the test split "
-              "(head.npz + its weights, run by predict.py);")
-        print("  model.tflite / model_int8.tflite above are the small CNN, built too because a "
-              "microcontroller can only take that one")
+    for line in export_summary(result):
+        print(line)
     return 0
+
+
+def _percent(value: Any) -> str:
+    return "n/a" if value is None or value != value else f"{value:.1%}"
+
+
+def export_summary(result: Any) -> list[str]:
+    """The lines `earshot export` prints, each accuracy named with the model it belongs to: the zip's
+    model*.tflite are always the small CNN, which is not the project's own model when that is an ear."""
+    accuracy, clips = result.accuracy, f"{result.test_clips} clips"
+    scores = f"keras {_percent(accuracy['keras'])}, float32 {_percent(accuracy['float32'])}"
+    sizes = (f"model.tflite {result.sizes['model.tflite'] / 1024:.1f} KiB, "
+             f"model_int8.tflite {result.sizes['model_int8.tflite'] / 1024:.1f} KiB")
+    lines = [f"exported {result.path}", f"  labels: {', '.join(result.labels)}"]
+    if result.kind == "small":
+        return lines + [f"  test split ({clips}), small CNN: {scores}, int8 {_percent(accuracy['int8'])}",
+                        f"  {sizes}"]
+    return lines + [
+        f"  {result.kind} model: {_percent(accuracy.get(result.kind))} on the test split ({clips}; "
+        "predict.py runs it)",
+        "  microcontroller model (small CNN, what flash puts on a board), same split:",
+        f"    {scores} (model.tflite), int8 {_percent(accuracy['int8'])} (model_int8.tflite)",
+        f"  {sizes} (both the small CNN)"]
 
 
 def small_model_note(model_zip: Path) -> str | None:
@@ -90,12 +103,8 @@ def small_model_note(model_zip: Path) -> str | None:
         return None
     if kind == "small":
         return None
-
-    def percent(value: Any) -> str:
-        return "n/a" if value is None else f"{value:.1%}"
-
-    return (f"the board gets the small CNN (int8 {percent(accuracy.get('int8'))} on the test split): a "
-            f"microcontroller cannot run the project's {kind} model ({percent(accuracy.get(kind))})")
+    return (f"the board gets the small CNN (int8 {_percent(accuracy.get('int8'))} on the test split): a "
+            f"microcontroller cannot run the project's {kind} model ({_percent(accuracy.get(kind))})")
 
 
 class _ProgressBar:
@@ -138,11 +147,27 @@ def board_config(args: argparse.Namespace, model_zip: Path) -> Any:
 
 
 def run_flash(args: argparse.Namespace) -> int:
-    from core.deploy.flash import BoardConfig, deployable_files, flash_files
+    from core.deploy.flash import BoardConfig
+    from core.deploy.serial import open_port
 
-    model = Path(args.model)
     if args.mqtt:
         BoardConfig.from_mqtt_url(args.mqtt)  # a bad address is refused before any export or serial work
+    # a missing, busy or forbidden port is refused before the (long) export; the port stays open and
+    # locked until the files are written, so nothing else takes it meanwhile
+    link = open_port(args.port, baud=args.baud)
+    try:
+        return _flash_through(args, link)
+    finally:
+        try:
+            link.close()
+        except Exception:
+            pass
+
+
+def _flash_through(args: argparse.Namespace, link: Any) -> int:
+    from core.deploy.flash import deployable_files, flash_files
+
+    model = Path(args.model)
     if model.is_dir():
         from core.export import export_project
 
@@ -157,7 +182,7 @@ def run_flash(args: argparse.Namespace) -> int:
     cancel = threading.Event()
     try:
         result = flash_files(files, args.port, baud=args.baud, remote_dir=args.remote_dir,
-                             timeout=args.timeout, on_progress=bar, cancel=cancel)
+                             timeout=args.timeout, on_progress=bar, cancel=cancel, link=link)
     except KeyboardInterrupt:
         bar.finish_line()
         raise DeployError("flash interrupted", "run flash again: finished files are skipped, the board "

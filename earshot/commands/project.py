@@ -12,17 +12,22 @@ from earshot.commands import argtypes
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    new = subparsers.add_parser("new", help="create a speech classification project")
-    new.add_argument("dir", type=Path)
+    new = subparsers.add_parser(
+        "new", help="create a sound classification project",
+        description="Create a project that classifies sounds: spoken words, music, machine noises or "
+                    "anything else recorded in clips. It starts with the Background Noise class.")
+    new.add_argument("dir", type=Path, help="folder to create the project in")
     new.add_argument("--name", help="project name (default: the folder's name)")
-    new.add_argument("--sample-rate", type=argtypes.SAMPLE_RATE, default=AudioSpec.sample_rate)
-    new.add_argument("--clip-seconds", type=argtypes.CLIP_SECONDS, default=AudioSpec.clip_seconds)
+    new.add_argument("--sample-rate", type=argtypes.SAMPLE_RATE, default=AudioSpec.sample_rate,
+                     help="Hz every clip is stored and classified at (default %(default)s)")
+    new.add_argument("--clip-seconds", type=argtypes.CLIP_SECONDS, default=AudioSpec.clip_seconds,
+                     help="length of one sample in seconds (default %(default)g)")
     new.add_argument("--min-samples", type=argtypes.MIN_SAMPLES, default=MIN_SAMPLES_PER_CLASS,
                      help=f"samples each class needs before training (default {MIN_SAMPLES_PER_CLASS})")
     new.set_defaults(func=cmd_new)
 
     info = subparsers.add_parser("info", help="classes, sample counts and readiness")
-    info.add_argument("dir", type=Path)
+    argtypes.add_project_dir(info)
     info.add_argument("--json", action="store_true", help="print one JSON object")
     info.set_defaults(func=cmd_info)
 

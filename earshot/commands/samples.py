@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from core.segment import MODES
+from earshot.commands import argtypes
 
 MAX_LISTED = 10
 
@@ -35,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     export = subparsers.add_parser(
         "export-samples", help="write class folders of WAV clips to a zip (Download Sample)")
-    export.add_argument("dir", type=Path, help="project folder")
+    argtypes.add_project_dir(export)
     export.add_argument("--class", dest="classes", action="append", metavar="NAME",
                         help="only this class (repeat for more; default: all)")
     export.add_argument("-o", "--output", type=Path, required=True, metavar="OUT.zip", help="zip to write")
@@ -79,7 +80,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     if len(report.notes) > MAX_LISTED:
         print(f"  ... and {len(report.notes) - MAX_LISTED} more recordings")
     if report.skipped:
-        print(f"skipped {len(report.skipped)} files:", file=sys.stderr)
+        count = len(report.skipped)
+        print(f"skipped {count} file{'' if count == 1 else 's'}:", file=sys.stderr)
         for line in report.skipped[:MAX_LISTED]:
             print(f"  {line}", file=sys.stderr)
         if len(report.skipped) > MAX_LISTED:

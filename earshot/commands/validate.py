@@ -10,8 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import CaptureError
+from earshot.commands import argtypes
 
 MARKERS = "ox+*#@%&$"
+RECOMMENDED_MARKER = "@"  # the calibrate chart's recommended point; no smoothing line uses it
+DELAY_NOTE = "after end: mean time from a sound's end to its report (negative: before it)"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -20,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Place the model's test clips at random times over Background Noise, run the live "
                     "classifier over that stream and count false activations per hour, misses and delay "
                     "for every threshold and smoothing; save the recommended setting in the project.")
-    calibrate.add_argument("dir", type=Path, help="project folder (with a trained model)")
+    argtypes.add_project_dir(calibrate, "project folder with a trained model")
     calibrate.add_argument("--minutes", type=float, default=10.0, help="stream length (default: %(default)g)")
     calibrate.add_argument("--noise", type=Path, nargs="+", default=[], metavar="FILE",
                            help="more noise recordings to place the sounds over")
@@ -34,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Project every sample to 2-D (PCA of the model's embedding, or of log-mel statistics) "
                     "and list suspects: samples whose nearest neighbours are mostly of another class, "
                     "near-silent samples and near-duplicates.")
-    data_map.add_argument("dir", type=Path, help="project folder")
+    argtypes.add_project_dir(data_map)
     data_map.add_argument("--json", action="store_true", help="print one JSON object")
     data_map.set_defaults(func=cmd_map)
 
@@ -81,10 +84,19 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def when_reported(delay_ms: float | None) -> str:
+    """A mean delay in words: a report can come before the end of the sound (the decision is made on
+    a window that already holds most of it), so the sign is spelled out."""
+    if delay_ms is None:
+        return "never reported"
+    if round(delay_ms) < 0:
+        return f"reported {-delay_ms:.0f} ms before the end"
+    return f"reported {delay_ms:.0f} ms after the end"
+
+
 def describe(outcome: Any) -> str:
-    delay = "-" if outcome.delay_ms is None else f"{outcome.delay_ms:.0f} ms"
     return (f"{outcome.false_per_hour:.1f} false activations/hour ({outcome.confusions} during other "
-            f"sounds), {outcome.miss_rate:.1%} missed, delay {delay}")
+            f"sounds), {outcome.miss_rate:.1%} missed, {when_reported(outcome.delay_ms)}")
 
 
 class Progress:
@@ -112,12 +124,13 @@ def curve_chart(result: Any, width: int = 78, height: int = 18) -> str:
     plt.clear_figure()
     plt.theme("clear")
     plt.plotsize(width, height)
+    markers = MARKERS.replace(RECOMMENDED_MARKER, "")
     for n, smooth in enumerate(sorted({o.smooth for o in result.curve})):
         points = sorted((o.false_per_hour, 100 * o.miss_rate) for o in result.curve if o.smooth == smooth)
         plt.plot([p[0] for p in points], [p[1] for p in points], label=f"smooth {smooth}",
-                 marker=MARKERS[n % len(MARKERS)])
+                 marker=markers[n % len(markers)])
     rec = result.recommended
-    plt.scatter([rec.false_per_hour], [100 * rec.miss_rate], marker="@", label="recommended")
+    plt.scatter([rec.false_per_hour], [100 * rec.miss_rate], marker=RECOMMENDED_MARKER, label="recommended")
     plt.title("misses vs false activations (each point a threshold)")
     plt.xlabel("false activations per hour")
     plt.ylabel("% missed")
@@ -138,7 +151,7 @@ def table(result: Any) -> str:
                                                        (result.default.threshold, result.default.smooth)}
     shown = sorted((o for o in result.curve if (o.threshold, o.smooth) in keep),
                    key=lambda o: (o.false_per_hour, o.miss_rate, o.smooth, o.threshold))
-    lines = [" threshold  smooth  false/hour  missed  delay    ", " " + "-" * 50]
+    lines = [" threshold  smooth  false/hour  missed  after end", " " + "-" * 50]
     for o in shown:
         mark = []
         if (o.threshold, o.smooth) == (result.recommended.threshold, result.recommended.smooth):
@@ -149,8 +162,8 @@ def table(result: Any) -> str:
             mark.append("default")
         delay = "-" if o.delay_ms is None else f"{o.delay_ms:.0f} ms"
         lines.append(f" {o.threshold:9.2f}  {o.smooth:6d}  {o.false_per_hour:10.1f}  {o.miss_rate:6.1%}  "
-                     f"{delay:>7}  {', '.join(mark)}".rstrip())
-    return "\n".join(lines)
+                     f"{delay:>9}  {', '.join(mark)}".rstrip())
+    return "\n".join([*lines, f" {DELAY_NOTE}"])
 
 
 # ---------------------------------------------------------------- listen --keep-to

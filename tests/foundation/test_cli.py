@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import zipfile
@@ -15,9 +16,10 @@ from tests.foundation.helpers import bursts, tone, tree_digest, wav_tree, write_
 REPO = Path(__file__).resolve().parents[2]
 
 
-def earshot(*args: object, ok: bool = True) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run([sys.executable, "-m", "earshot", *map(str, args)], cwd=REPO, capture_output=True,
-                          text=True, timeout=120)
+def earshot(*args: object, ok: bool = True, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-m", "earshot", *map(str, args)], cwd=cwd, capture_output=True,
+                          text=True, timeout=120, env=env)
     if ok:
         assert done.returncode == 0, done.stderr
     return done
@@ -90,7 +92,8 @@ def test_import_lists_skipped_files_and_export_round_trips(project: Path, tmp_pa
             archive.write(path, path.relative_to(tmp_path / "up"))
     done = earshot("import", project, tmp_path / "up.zip")
     assert "imported 5 samples from 5 files" in done.stdout and "new classes: no, yes" in done.stdout
-    assert "skipped 1 files" in done.stderr and "readme.txt" in done.stderr
+    assert "skipped 1 file:" in done.stderr and "readme.txt" in done.stderr
+    assert "; skipped 1 file" in done.stdout and "1 files" not in done.stdout
     exported = earshot("export-samples", project, "-o", tmp_path / "out.zip")
     assert "exported 5 samples" in exported.stdout
     earshot("new", tmp_path / "q")
@@ -98,6 +101,9 @@ def test_import_lists_skipped_files_and_export_round_trips(project: Path, tmp_pa
     assert tree_digest(tmp_path / "q" / "samples") == tree_digest(project / "samples")
     only = earshot("export-samples", project, "--class", "yes", "-o", tmp_path / "yes.zip")
     assert "exported 3 samples (yes 3)" in only.stdout
+    long_one = write_wav(tmp_path / "long.wav", bursts([1.0, 3.0, 5.0], seconds=6.0, noise=1e-3, rng=rng))
+    single = earshot("import", project, long_one, "--class", "yes", "--mode", "fixed")
+    assert "imported 6 samples from 1 file (yes +6)" in single.stdout, single.stdout
 
 
 def test_demo_builds_once_and_keeps_an_existing_demo(tmp_path: Path) -> None:
@@ -120,3 +126,30 @@ def test_a_full_disk_is_one_line_on_the_command_line(tiny_disk: Path, tmp_path: 
     wav_tree(tmp_path / "up", {"yes": 25, "no": 25}, rng)
     assert_one_line_error(earshot("import", tiny_disk / "p", tmp_path / "up", ok=False), "disk full")
     assert tree_digest(tiny_disk / "p") == before
+
+
+def test_flash_refuses_a_missing_port_before_exporting(project: Path, tmp_path: Path) -> None:
+    """An untrained project would fail the export with 'no trained model': the port is checked first."""
+    done = earshot("flash", project, "--port", tmp_path / "ttyACM0", ok=False)
+    assert_one_line_error(done, "no serial port", "earshot devices")
+    assert "exporting" not in done.stderr and "trained" not in done.stderr
+
+
+def test_project_folder_defaults_to_the_current_one(project: Path) -> None:
+    """Every command whose only positional is the project folder takes `.` when it is left out."""
+    here = json.loads(earshot("info", "--json", cwd=project).stdout)
+    assert here["name"] == "words" and [c["name"] for c in here["classes"]] == ["Background Noise"]
+    for command in ("info", "map", "calibrate", "export-samples", "train", "eval", "export"):
+        shown = earshot(command, "--help").stdout
+        assert "[dir]" in shown and "(default: .)" in " ".join(shown.split()), (command, shown)
+    # without a model, calibrate in the project folder says so (it did not ask for DIR)
+    assert_one_line_error(earshot("calibrate", cwd=project, ok=False), "earshot train")
+
+
+def test_new_describes_itself_and_every_option() -> None:
+    overview = earshot("--help").stdout
+    assert "create a sound classification project" in overview and "speech classification" not in overview
+    shown = " ".join(earshot("new", "--help").stdout.split())
+    assert "music" in shown and "machine noises" in shown
+    assert "--sample-rate SAMPLE_RATE Hz every clip is stored and classified at (default 16000)" in shown
+    assert "--clip-seconds CLIP_SECONDS length of one sample in seconds (default 1)" in shown

@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from core.audio import load, save_wav
-from core.calibrate import score_windows, sweep
+from core.calibrate import SMOOTHING, Outcome, score_windows, sweep
 from core.classifier import load_classifier
 from core.keep import model_out_of_date
 from core.project import Project
 from core.spec import BACKGROUND_NOISE
 from core.teststream import PlacedSound, SoundStream
+from earshot.commands.validate import curve_chart, describe, table
 from tests.conftest import REPO
 from tests.validate.conftest import SR, tone_take
 
@@ -175,3 +178,30 @@ def test_ctrl_c_stops_calibrating_and_leaves_the_project_as_it_was(tones: Callab
     assert process.returncode == 130, err
     assert "the project is unchanged" in err and "Traceback" not in err
     assert (project.root / "project.json").read_bytes() == before
+
+
+def sweep_result() -> SimpleNamespace:
+    """Every smoothing of the real grid; reports before the sound's end for the lighter smoothings."""
+    curve = [Outcome(t, s, 100, 90, int(10 * t * s), 0, 10.0 / (t * s), 0.1 * t / s, -48.0 + 10 * s)
+             for s in SMOOTHING for t in (0.5, 0.7, 0.9)]
+    return SimpleNamespace(curve=curve, recommended=curve[4], current=curve[0], default=curve[0])
+
+
+def test_calibrate_table_says_what_a_negative_delay_means() -> None:
+    result = sweep_result()
+    lines = table(result).splitlines()
+    assert lines[0].split()[-2:] == ["after", "end"]
+    assert lines[-1].strip().startswith("after end:") and "negative: before it" in lines[-1]
+    assert any("-38 ms" in line and "current" in line for line in lines)
+    assert max(len(line) for line in lines) <= 80
+    assert describe(result.curve[0]).endswith("5.0% missed, reported 38 ms before the end")
+    assert describe(result.curve[-1]).endswith("reported 12 ms after the end")
+
+
+def test_calibrate_chart_legend_gives_every_series_its_own_marker() -> None:
+    chart = curve_chart(sweep_result())
+    legend = [found.groups() for found in map(re.compile(r"(\S)\1 (smooth \d|recommended)").search,
+                                             chart.splitlines()) if found]
+    markers = [marker for marker, _ in legend]
+    assert len(markers) == len(SMOOTHING) + 1, legend
+    assert len(set(markers)) == len(markers), legend
