@@ -17,6 +17,7 @@ from tests.fixtures.pulse import PulseMic
 from tests.fixtures.sshd import SshBoard
 from tests.tui.test_workflow import Recorder, settle
 from tui.app import EarshotApp
+from tui.services import Services
 from tui.widgets.board_deploy import BoardFailed, BoardFinished, BoardSection
 
 pytestmark = [pytest.mark.slow, pytest.mark.hardware]
@@ -34,7 +35,7 @@ async def test_run_on_a_linux_board(project_with_export: Path, sshd_board: SshBo
     os.chmod(pulse_mic.runtime_dir, 0o755)  # the board user records from the virtual microphone too
     folder = sshd_board.folder_on_board("tui-")
     recorder = Recorder()
-    app = EarshotApp(project_with_export, prewarm=False)
+    app = EarshotApp(project_with_export, services=Services(prewarm=False))
     with Subscriber(mosquitto, "siot/tui-board", client_id="tui-board") as subscriber:
         async with app.run_test(size=(100, 34), message_hook=recorder) as pilot:
             await pilot.press("5")
@@ -74,7 +75,7 @@ async def test_a_board_that_refuses_the_connection(project_with_export: Path, ss
     from tests.fixtures.sshd import free_port
 
     recorder = Recorder()
-    app = EarshotApp(project_with_export, prewarm=False)
+    app = EarshotApp(project_with_export, services=Services(prewarm=False))
     async with app.run_test(size=(80, 24), message_hook=recorder) as pilot:
         await pilot.press("5")
         await settle(app, pilot)

@@ -150,5 +150,5 @@ def test_absent_broker_is_reported_and_listening_goes_on(listening: dict[str, ob
 def test_bad_push_address_is_a_one_line_error(listening: dict[str, object]) -> None:
     result = listen(listening, "--push", "http://siot:secret@host/x")
     assert result.returncode == 1
-    assert result.stderr.strip().splitlines()[-1].startswith("earshot: error: unsupported push address")
+    assert result.stderr.strip().splitlines()[-1].startswith("earshot: error: not an MQTT address")
     assert "secret" not in result.stderr
