@@ -2,18 +2,20 @@
 smoothing.
 
 The stream is made of sound the model did not train on: the sound part of each test-split clip,
-placed at random times (3-7 s apart) over Background Noise (the project's recordings and any extra
-noise files). The model runs once per window, through `core.infer.StreamingClassifier` exactly as
-`listen` runs it; every threshold x smoothing setting is then replayed from the stored window scores
-through the same class with a model that hands those scores back, so a grid of 80 settings costs
-little more than the one pass.
+placed at random times over Background Noise (the project's recordings and any extra noise files),
+3-7 s apart, or further when a sound is heard longer (long clips, wide smoothing), so that each
+sound's span ends at least 1 s before the next sound. The model runs once per window, through
+`core.infer.StreamingClassifier` exactly as `listen` runs it; every threshold x smoothing setting is
+then replayed from the stored window scores through the same class with a model that hands those
+scores back, so a grid of 80 settings costs little more than the one pass.
 
 Counting, per setting: a sound is heard by a decision from its start until its end + one clip + the
 smoothing span (the last window whose smoothed scores include it). The first decision of the sound's
-own label while it is heard is a hit; every other decision is a false activation (a label reported
-where none was placed): in the noise, or while another sound is heard (a confusion: another label,
-or the same word reported twice). A placed sound without a hit is a miss. The delay is the
-decision's time minus the sound's end.
+own label while it is heard is a hit (if two sounds are heard at once, it goes to the earlier one
+not yet reported); every other decision is a false activation (a label reported where none was
+placed): in the noise, or while another sound is heard (a confusion: another label, or the same
+word reported twice). A placed sound without a hit is a miss. The delay is the decision's time
+minus the sound's end.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import numpy as np
 from core.errors import EarshotError
 from core.infer import StreamingClassifier, StreamSettings
 from core.spec import BACKGROUND_NOISE, AudioSpec
-from core.teststream import PlacedSound, SoundStream, build_stream
+from core.teststream import PlacedSound, SoundStream, build_stream, gap_after
 
 THRESHOLDS = tuple(round(0.30 + 0.05 * i, 2) for i in range(14))  # 0.30 ... 0.95
 SMOOTHING = (1, 2, 3, 4, 5, 6)
@@ -203,24 +205,29 @@ def replay(track: WindowTrack, audio: AudioSpec, settings: StreamSettings) -> li
     return decisions
 
 
+def heard_seconds(clip_seconds: float, smooth: int, hop_seconds: float) -> float:
+    """How long after its end a sound is still heard: one clip plus the smoothing span."""
+    return clip_seconds + (smooth - 1) * hop_seconds
+
+
 def count(decisions: Iterable[tuple[float, str]], sounds: Sequence[PlacedSound], *, seconds: float,
           threshold: float, smooth: int, hop_seconds: float, clip_seconds: float) -> Outcome:
     """Hits, false activations, confusions, misses and delay of one setting's decisions (module doc)."""
-    span = clip_seconds + (smooth - 1) * hop_seconds
+    span = heard_seconds(clip_seconds, smooth, hop_seconds)
     starts = np.array([s.start for s in sounds], dtype=np.float64)
+    until = np.array([s.end for s in sounds], dtype=np.float64) + span + 1e-9
     reported = [False] * len(sounds)
     delays: list[float] = []
     false = confused = 0
     for when, label in decisions:
-        i = int(np.searchsorted(starts, when, side="left")) - 1  # the last sound starting before `when`
-        if i < 0 or when > sounds[i].end + span + 1e-9:
-            false += 1
-        elif sounds[i].label == label and not reported[i]:
-            reported[i] = True
-            delays.append(when - sounds[i].end)
+        heard = np.flatnonzero((starts < when) & (when <= until)).tolist()  # every sound heard at `when`
+        own = [i for i in heard if sounds[i].label == label and not reported[i]]
+        if own:
+            reported[own[0]] = True
+            delays.append(when - sounds[own[0]].end)
         else:
             false += 1
-            confused += 1
+            confused += int(bool(heard))
     detected = sum(reported)
     hours = seconds / 3600.0
     return Outcome(threshold, smooth, len(sounds), detected, false, confused, false / hours if hours else 0.0,
@@ -323,8 +330,9 @@ def calibrate_project(project: Any, *, minutes: float = 10.0, seed: int = 0, noi
     current = (float(saved.get("threshold", defaults.threshold)),
                int(saved.get("smooth_windows", defaults.smooth_windows)))
     clips, noise = project_material(project, classifier, noise_files)
+    longest = heard_seconds(classifier.audio.clip_seconds, max(*SMOOTHING, current[1]), hop)
     stream = build_stream(clips, noise, sample_rate=classifier.audio.sample_rate, seconds=minutes * 60,
-                          seed=seed)
+                          seed=seed, gap_seconds=gap_after(longest))
     if not stream.sounds:
         raise CalibrationError("the stream is too short to place any sound", "use more --minutes")
     report = on_progress or (lambda _stage, _fraction: None)

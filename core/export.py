@@ -273,6 +273,7 @@ def export_project(project_dir: Path, output: Path | None = None, *,
         float_model = (folder / "model.tflite").read_bytes() if (folder / "model.tflite").is_file() \
             else tflite_bytes(model)
     else:
+        _check_same_classes(labels, [info.name for info in project.classes], project_dir)
         big_files = _ear_files(folder, kind, project_dir)
         spec = TrainSpec.from_dict({**metadata.get("train", {}), "model": SMALL})
         status(f"the model is {kind}; a microcontroller takes only the small model: training it too "
@@ -283,6 +284,7 @@ def export_project(project_dir: Path, output: Path | None = None, *,
             small_result, model, small_metadata = fit_small(project, spec, cancel=cancel, status=status)
         except TrainingCancelled:
             raise DeployError("export cancelled", "nothing was written") from None
+        _check_same_classes(labels, list(small_metadata["labels"]), project_dir)
         features = FeatureSpec.from_dict(small_metadata["features"])
         keras_file, float_model = keras_bytes(model), tflite_bytes(model)
     assert features is not None
@@ -359,6 +361,13 @@ def _bundle_accuracy(folder: Path, paths: list[Path], targets: list[int], audio:
     classifier = load_classifier(folder)
     clips = np.stack([fit_clip(load(p, audio.sample_rate), audio.clip_samples) for p in paths])
     return float(np.mean(classifier.scores_batch(clips).argmax(axis=1) == np.asarray(targets)))
+
+
+def _check_same_classes(trained: list[str], current: list[str], project_dir: Path) -> None:
+    """The small CNN trained at export time learns the project's classes now: they must be the model's."""
+    if current != trained:
+        raise DeployError(f"the classes changed since the model was trained (model: {', '.join(trained)}; "
+                          f"project: {', '.join(current)})", f"train again: earshot train {project_dir}")
 
 
 def _export_metadata(metadata: dict[str, Any], labels: list[str], audio: AudioSpec, features: FeatureSpec,

@@ -13,7 +13,7 @@ import numpy as np
 
 from core.errors import EarshotError
 
-GAP_SECONDS = (3.0, 7.0)  # between placed sounds: longer than any setting's match span
+GAP_SECONDS = (3.0, 7.0)  # between placed sounds (1 s clips); `gap_after` widens it for longer spans
 
 
 class StreamError(EarshotError):
@@ -52,6 +52,13 @@ def audible_bounds(clip: np.ndarray, sample_rate: int, *, below_peak_db: float =
     level = 20 * np.log10(rms)
     loud = np.flatnonzero(level >= level.max() - below_peak_db)
     return int(loud[0] * frame), int(min(clip.size, (loud[-1] + 1) * frame))
+
+
+def gap_after(heard_seconds: float) -> tuple[float, float]:
+    """Gaps between placed sounds that outlast `heard_seconds` (how long after its end a sound is still
+    counted as heard) by at least 1 s, as wide a range as `GAP_SECONDS`."""
+    low = max(GAP_SECONDS[0], heard_seconds + 1.0)
+    return low, low + GAP_SECONDS[1] - GAP_SECONDS[0]
 
 
 def noise_bed(noise: Sequence[np.ndarray], samples: int, rng: np.random.Generator, *,

@@ -268,3 +268,28 @@ def test_export_and_flash_say_the_board_gets_the_small_model(speech_model_zip: P
     assert meta["accuracy"]["speech"] is not None and meta["accuracy"]["int8"] is not None
     readme_text = zipfile.ZipFile(speech_model_zip).read("README.md").decode()
     assert "pretrained speech ear" in readme_text and "Apache-2.0" in readme_text
+
+
+def test_export_of_an_ear_model_after_a_class_was_renamed_says_train_again(tmp_path: Path) -> None:
+    """The small CNN trained at export would learn the renamed class while labels.txt has the old one."""
+    from core.export import export_project
+    from core.project import Project
+    from core.spec import BACKGROUND_NOISE, TrainSpec
+    from core.train import train
+
+    project = Project.create(tmp_path / "tones")
+    rng = np.random.default_rng(0)
+    t = np.arange(project.audio.clip_samples) / project.audio.sample_rate
+    for name, freq in ((BACKGROUND_NOISE, 0.0), ("low", 300.0), ("high", 3000.0)):
+        info = project.get_class(name) if name == BACKGROUND_NOISE else project.add_class(name)
+        clips = [(0.3 * np.sin(2 * np.pi * freq * (1 + 0.05 * rng.random()) * t) +
+                  0.01 * rng.standard_normal(t.size)).astype(np.float32) for _ in range(20)]
+        project.add_clips(info, clips, prefix=name)
+    project.set_train_spec(TrainSpec(epochs=2, test_fraction=0.3, seed=1, model="speech"))
+    assert train(project).kind == "speech"
+    project.rename_class("low", "hum")
+    out = tmp_path / "tones.zip"
+    with pytest.raises(DeployError, match=r"^the classes changed since the model was trained") as info:
+        export_project(project.root, out)
+    assert "low" in str(info.value) and "hum" in str(info.value) and "\n" not in str(info.value)
+    assert "earshot train" in (info.value.hint or "") and not out.exists()

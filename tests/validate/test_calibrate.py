@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.calibrate import Outcome, recommend, replay, score_windows, sweep
+from core.calibrate import SMOOTHING, Outcome, heard_seconds, recommend, replay, score_windows, sweep
 from core.infer import StreamingClassifier, StreamSettings
-from core.teststream import PlacedSound, SoundStream, audible_bounds, build_stream
+from core.spec import AudioSpec
+from core.teststream import PlacedSound, SoundStream, audible_bounds, build_stream, gap_after
 from tests.live.test_infer import SR, ToneModel, tone
 
 
@@ -145,3 +146,38 @@ def test_ties_go_to_the_setting_in_the_middle_of_a_quiet_region() -> None:
     curve[0] = default
     chosen = recommend(curve, default, hours=1.0)
     assert chosen.false_per_hour == 0 and (chosen.threshold, chosen.smooth) not in {(0.5, 1), (0.4, 2)}
+
+
+class LateToneModel(ToneModel):
+    """A 3 s model that hears only the first second of its window, like one trained on clips whose
+    sound sits at their start: it reports a sound 2-3 s after it ends."""
+
+    audio = AudioSpec(sample_rate=SR, clip_seconds=3.0)
+
+    def scores(self, clip: np.ndarray) -> np.ndarray:
+        assert clip.shape == (3 * SR,)
+        return super().scores(clip[:SR])
+
+
+def test_a_late_hit_on_3_s_clips_counts_for_its_own_sound_while_the_next_one_plays() -> None:
+    """low 10.0-10.5 then high 12.5-13.0: with smoothing 3 at 0.7 the low is reported at 12.75 (all three
+    windows ending 12.25-12.75 start on it) while the high already plays, the high at 15.25."""
+    audio = np.zeros(20 * SR, dtype=np.float32)
+    place(audio, 10.0, tone(300, 0.5))
+    place(audio, 12.5, tone(3000, 0.5))
+    stream = SoundStream(audio, SR, [PlacedSound("low", 10.0, 10.5), PlacedSound("high", 12.5, 13.0)])
+    [outcome] = sweep(score_windows(LateToneModel(), stream), stream, LateToneModel.audio, thresholds=(0.7,),
+                      smoothing=(3,))
+    assert (outcome.detected, outcome.false_activations, outcome.confusions) == (2, 0, 0)
+    assert outcome.delay_ms == pytest.approx(2250.0, abs=1e-6)
+
+
+def test_sounds_of_3_s_clips_are_placed_so_each_span_ends_1_s_before_the_next_sound() -> None:
+    longest = heard_seconds(3.0, max(SMOOTHING), 0.25)
+    assert longest == 4.25 and gap_after(longest) == (5.25, 9.25) and gap_after(1.0) == (3.0, 7.0)
+    clips = [("low", tone(300, 3.0)), ("high", tone(3000, 3.0))]
+    stream = build_stream(clips, [np.full(SR, 0.01, np.float32)], sample_rate=SR, seconds=300, seed=1,
+                          gap_seconds=gap_after(longest))
+    assert len(stream.sounds) >= 20
+    gaps = [b.start - (a.end + longest) for a, b in zip(stream.sounds, stream.sounds[1:], strict=False)]
+    assert min(gaps) >= 1.0 - 0.06  # the 50 ms kept around each sound

@@ -3,6 +3,8 @@ the Data map's suspects, and the Train tab saying the model is out of date."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +24,7 @@ from tui.app import EarshotApp
 from tui.screens.calibrate import CalibrateDialog, CalibrationFinished
 from tui.screens.datamap import DataMapBuilt, DataMapScreen
 from tui.screens.keep import ClassPicker, WindowKept
+from tui.screens.validate import ValidatePane
 from tui.services import Services
 from tui.widgets.class_table import ClassTable
 
@@ -159,3 +162,73 @@ async def test_the_data_map_lists_the_mislabelled_sample_and_deletes_it(tones: C
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, DataMapScreen)
+
+
+class SlowMicrophones(TrackBackend):
+    """Microphones whose reads take 0.4 s; counts how many are open at once."""
+
+    def __init__(self) -> None:
+        super().__init__(np.zeros(60 * SR, np.float32), speed=1)
+        self.lock = threading.Lock()
+        self.open = self.most_open = 0
+
+    def open_microphone(self, key: str | None, sample_rate: int) -> Any:
+        backend, source = self, super().open_microphone(key, sample_rate)
+
+        class Slow:
+            def start(self) -> None:
+                with backend.lock:
+                    backend.open += 1
+                    backend.most_open = max(backend.most_open, backend.open)
+                source.start()
+
+            def read(self, timeout: float = 0.1) -> Any:
+                time.sleep(0.4)
+                return source.read(timeout=timeout)
+
+            def stop(self) -> None:
+                source.stop()
+                with backend.lock:
+                    backend.open -= 1
+
+            def __getattr__(self, name: str) -> Any:
+                return getattr(source, name)
+
+        return Slow()
+
+
+async def test_listen_right_after_stop_waits_for_the_last_listener(tones: Callable[[], Project]) -> None:
+    """A cancelled worker counts as finished while its thread still reads: the next Listen must not
+    run the model (nor open the microphone) beside it."""
+    project = tones()
+    mics, recorder = SlowMicrophones(), Recorder()
+    app = EarshotApp(project.root, services=Services(mics, prewarm=False))
+    async with app.run_test(size=(80, 24), message_hook=recorder) as pilot:
+        await pilot.press("4")
+        await settle(app, pilot)
+
+        def started(n: int) -> bool:
+            return len([m for m in recorder.of(msg.ListeningStopped) if m.reason == "started"]) >= n
+
+        async def until(n: int) -> None:
+            for _ in range(300):
+                if started(n):
+                    return
+                await pilot.pause(0.1)
+            raise AssertionError(f"listening did not start {n} times")
+
+        await pilot.press("l")
+        await until(1)
+        await pilot.pause(0.5)
+        await pilot.press("s")
+        pane = app.query_one(ValidatePane)
+        while pane.listening:  # the worker ends at once, its thread within the 0.4 s read
+            await pilot.pause(0.02)
+        await pilot.press("l")
+        await until(2)
+        await pilot.pause(0.6)  # the previous listener's end came in before: still listening
+        assert mics.most_open == 1, "two listeners ran at once"
+        assert not app.query_one("#stop-btn").disabled and app.query_one("#listen-btn").disabled
+        await pilot.press("s")
+        await settle(app, pilot)
+    assert mics.most_open == 1 and mics.open == 0

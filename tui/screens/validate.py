@@ -2,13 +2,16 @@
 
 Listening and classifying a file share one model, and a LiteRT interpreter is not thread-safe:
 every worker that runs the model is in the one exclusive group MODEL_GROUP, and a new task is
-refused (with a message) while another one runs.
+refused (with a message) while another one runs. A cancelled worker counts as finished while its
+thread still ends its last read and scoring step, so each thread also holds the pane's model lock
+(and the microphone) for as long as it runs: a Listen right after Stop waits for the last one.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
+from threading import Lock
 from typing import Any
 
 from rich.text import Text
@@ -88,6 +91,7 @@ class ValidatePane(KeepsHeardWindows, ProjectTab):
         super().__init__(*args, **kwargs)
         self._classifier: Any = None
         self._classifier_key: Any = None
+        self._model_lock = Lock()  # held by the thread running the model (module doc)
         self.threshold = DEFAULTS.threshold
 
     def compose(self) -> ComposeResult:
@@ -218,10 +222,7 @@ class ValidatePane(KeepsHeardWindows, ProjectTab):
             self.fail("Validate settings", error)
             return
         key = self.query_one(MicrophoneSelect).key
-        self.query_one("#listen-btn", Button).disabled = True
-        self.query_one("#stop-btn", Button).disabled = False
-        self.query_one("#file-btn", Button).disabled = True
-        self.focus_if_active("#stop-btn")
+        self.show_listening(True)
         self.query_one("#decisions", RichLog).clear()
         self.query_one(TopLabel).show(None)
         self.status("Loading the model...")
@@ -231,10 +232,14 @@ class ValidatePane(KeepsHeardWindows, ProjectTab):
     @work(thread=True, exclusive=True, exit_on_error=False, group=MODEL_GROUP, name="listen",
           description="Listen")
     def listen(self, project: Project, key: str | None, settings: Any) -> None:
+        cancel = get_current_worker().cancelled_event
+        with self._model_lock:
+            self._listen(project, key, settings, cancel)
+
+    def _listen(self, project: Project, key: str | None, settings: Any, cancel: Any) -> None:
         from core.infer import StreamingClassifier, listen
         from core.keep import RecentAudio, TappedSource
 
-        cancel = get_current_worker().cancelled_event
         push = self.services.push
         try:
             classifier = self.classifier(project)
@@ -284,17 +289,22 @@ class ValidatePane(KeepsHeardWindows, ProjectTab):
     def on_listening_stopped(self, message: ListeningStopped) -> None:
         self.refresh_bindings()
         if message.reason == "started":
+            self.show_listening(True)  # again: the previous listener's end may have come in between
             self.status("Listening... play sounds to the microphone. Stop with s.")
             return
-        self.query_one("#listen-btn", Button).disabled = False
-        self.query_one("#stop-btn", Button).disabled = True
-        self.query_one("#file-btn", Button).disabled = False
-        self.focus_if_active("#listen-btn")
+        self.show_listening(False)
         if message.reason in {"cancelled", "end", "seconds"}:
             self.status(f"Stopped after {message.seconds:.1f} s, {message.decisions} decisions. "
                         "Listen again with l.")
         else:
             self.status(f"[red]Stopped:[/] {message.reason}")
+
+    def show_listening(self, on: bool) -> None:
+        """Listen and Classify a file enabled when not listening, Stop when listening."""
+        self.query_one("#listen-btn", Button).disabled = on
+        self.query_one("#stop-btn", Button).disabled = not on
+        self.query_one("#file-btn", Button).disabled = on
+        self.focus_if_active("#stop-btn" if on else "#listen-btn")
 
     @on(Button.Pressed, "#stop-btn")
     def action_stop(self) -> None:
@@ -327,8 +337,9 @@ class ValidatePane(KeepsHeardWindows, ProjectTab):
         from core.audio import load
 
         try:
-            classifier = self.classifier(project)
-            prediction = classifier.predict(load(path, classifier.audio.sample_rate))
+            with self._model_lock:
+                classifier = self.classifier(project)
+                prediction = classifier.predict(load(path, classifier.audio.sample_rate))
         except EarshotError as error:
             self.post_message(ActionFailed("Cannot classify the file", error))
             self.post_message(FileClassified(path, None, error.message))
