@@ -97,13 +97,13 @@ def cached_mel_power(paths: Sequence[Path], audio: AudioSpec, features: FeatureS
         for (i, digest), value in zip(chunk, power, strict=True):
             out[i] = value
             if folder is not None:
-                _write_cache(folder / f"{digest}.npy", value)
+                write_cache(folder / f"{digest}.npy", value)
         if on_progress is not None:
             on_progress(min(first + 128, len(missing)), len(missing))
     return out
 
 
-def _write_cache(path: Path, value: np.ndarray) -> None:
+def write_cache(path: Path, value: np.ndarray) -> None:
     """Write a cache entry by rename (no fsync: a lost entry is just recomputed)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

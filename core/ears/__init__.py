@@ -15,13 +15,13 @@ Weights come from the packages the install step puts in the venv; nothing is dow
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from core.dataset import write_cache
 from core.errors import TrainingError
 from core.runtime.bundle import SMALL
 from core.runtime.ears import EARS, ear_module
@@ -130,7 +130,7 @@ def embeddings(paths: Sequence[Path], audio: AudioSpec, name: str, cache_dir: Pa
         for (i, digest), value in zip(chunk, values, strict=True):
             out[i] = value
             if folder is not None:
-                _write(folder / f"{digest}.npy", value)
+                write_cache(folder / f"{digest}.npy", value)
         if on_progress is not None:
             on_progress(min(first + batch, len(missing)), len(missing))
     return out
@@ -144,15 +144,3 @@ def kind_embeddings(paths: Sequence[Path], audio: AudioSpec, kind: str, cache_di
         report = (lambda done, total, n=name: on_progress(n, done, total)) if on_progress else None
         parts.append(embeddings(paths, audio, name, cache_dir, on_progress=report))
     return np.concatenate(parts, axis=1)
-
-
-def _write(path: Path, value: np.ndarray) -> None:
-    """A cache entry by rename (no fsync: a lost entry is just recomputed)."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        with open(tmp, "wb") as handle:
-            np.save(handle, value)
-        os.replace(tmp, path)
-    except OSError:
-        pass  # the cache only saves time
