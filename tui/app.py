@@ -20,6 +20,7 @@ from textual.widgets._tabbed_content import ContentTabs
 from core.errors import EarshotError
 from core.project import Project
 from tui import recent
+from tui.hints import error_text
 from tui.messages import ActionFailed, ProjectChanged, ProjectChosen, ProjectOpened, WorkerFailed
 from tui.paths import shown_path
 from tui.screens.base import ProjectTab
@@ -107,8 +108,7 @@ class EarshotApp(App[None]):
     # -- errors -----------------------------------------------------------------------------
 
     def show_error(self, title: str, error: EarshotError) -> None:
-        message = error.message + (f"\n{error.hint}" if error.hint else "")
-        self.notify(message, title=title, severity="error", timeout=8)
+        self.notify(error_text(error), title=title, severity="error", timeout=8)
 
     def on_action_failed(self, message: ActionFailed) -> None:
         self.show_error(message.title, message.error)

@@ -132,6 +132,8 @@ class DataPane(ProjectTab):
     # -- showing ----------------------------------------------------------------------------
 
     def show_project(self, project: Project | None) -> None:
+        if project is not self.project:
+            self.undo_step = None  # it refers to the previous project's samples
         super().show_project(project)
         self.query_one(ClassTable).show(project)
         self.show_samples()
@@ -265,6 +267,7 @@ class DataPane(ProjectTab):
             except EarshotError as error:
                 self.fail("Cannot delete the class", error)
                 return
+            self.undo_step = None  # its samples may have gone with the class: nothing left to undo
             self.notify(f"{info.name} moved to {trash}", title="Class deleted")
             self.changed(f"removed {info.name}")
 

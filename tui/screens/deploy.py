@@ -5,15 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from rich.markup import escape
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Input, Label, ProgressBar, Select, Static
-from textual.worker import get_current_worker
+from textual.worker import Worker, get_current_worker
 
 from core.errors import EarshotError
 from core.project import Project
+from tui.hints import app_hint
 from tui.messages import (
     ActionFailed,
     FlashFailed,
@@ -31,6 +33,9 @@ from tui.widgets.board_deploy import BoardSection
 STATS_SECONDS = 0.5
 NO_BOARD = ("No board is plugged in: connect it with a USB data cable, then press g to look again "
             "(the machine's own serial ports are never a board).")
+
+
+EXPORT_INTRO = "A zip with the TFLite model, labels, metadata and a standalone predict.py."
 
 
 def port_label(port: Any) -> str:
@@ -58,8 +63,7 @@ class DeployPane(ProjectTab):
             yield Label("Export Model", classes="section")
             with Horizontal(classes="button-row"):
                 yield Button("Export Model", variant="primary", id="export-btn", classes="compact")
-            yield Static("A zip with the TFLite model, labels, metadata and a standalone predict.py.",
-                         id="export-result", classes="dim")
+            yield Static(EXPORT_INTRO, id="export-result", classes="dim")
             yield Label("Flash to board", classes="section")
             with Horizontal(classes="form-row compact-row"):
                 yield Label("Port")
@@ -116,6 +120,12 @@ class DeployPane(ProjectTab):
 
     def show_project(self, project: Project | None) -> None:
         super().show_project(project)
+        self.workers.cancel_group(self, "export")  # the previous project's export or flash
+        self.workers.cancel_group(self, "flash")
+        self.query_one("#export-result", Static).update(EXPORT_INTRO)
+        self.query_one("#flash-result", Static).update("")
+        self.query_one("#flash-btn", Button).disabled = False
+        self.query_one("#flash-progress", ProgressBar).add_class("hidden")
         self.query_one(BoardSection).show_project(project)
         if project is None:
             return
@@ -154,6 +164,7 @@ class DeployPane(ProjectTab):
             result = export_project(project.root, cancel=cancel,
                                     on_status=poster(self, lambda text: FlashProgressed(text, -1.0)))
         except EarshotError as error:
+            self.post_message(FlashProgressed(f"[red]Export failed:[/] {escape(error.message)}", -1.0))
             self.post_message(ActionFailed("Export Model failed", error))
             return
         contents = [f"{name} ({size / 1024:,.0f} KB)" for name, size in result.sizes.items()]
@@ -162,6 +173,13 @@ class DeployPane(ProjectTab):
         if accuracy:
             contents.append(f"test accuracy: {accuracy} ({result.test_clips} clips)")
         self.post_message(ModelExported(Path(result.path), contents))
+
+    def worker_crashed(self, worker: Worker[object]) -> None:
+        if worker.group == "export":
+            self.query_one("#export-result", Static).update("[red]Export failed[/] (see the message).")
+        elif worker.group == "flash":
+            self.query_one("#flash-btn", Button).disabled = False
+            self.query_one("#flash-result", Static).update("[red]Flash failed[/] (see the message).")
 
     def on_model_exported(self, message: ModelExported) -> None:
         """Two lines (the path, then the files), so the Push section stays on screen."""
@@ -199,7 +217,7 @@ class DeployPane(ProjectTab):
             select.value = message.ports[0][0]
             result.update(f"{len(message.ports)} board port(s) found.")
         elif message.error is not None:
-            result.update(f"{message.error.message} ({message.error.hint})")
+            result.update(f"{message.error.message} ({app_hint(message.error.hint)})")
         else:
             result.update(NO_BOARD)
 

@@ -18,6 +18,7 @@ from core.errors import EarshotError
 from core.levels import QUIET_INPUT_DB
 from core.project import ClassInfo, Project
 from core.spec import RECORD_SECONDS
+from tui.hints import app_hint
 from tui.messages import (
     ActionFailed,
     MicrophonesListed,
@@ -82,7 +83,7 @@ class RecordDialog(ReportsWorkerFailures, ModalScreen[int]):
 
     def on_microphones_listed(self, message: MicrophonesListed) -> None:
         if message.error is not None:
-            self.status(f"[red]{message.error.message}[/] ({message.error.hint})")
+            self.status(f"[red]{message.error.message}[/] ({app_hint(message.error.hint)})")
         elif not message.microphones:
             self.status("[red]No microphone found.[/] Connect one, or use Upload instead.")
         else:
@@ -200,7 +201,7 @@ class RecordDialog(ReportsWorkerFailures, ModalScreen[int]):
         self.query_one("#record-btn", Button).disabled = False
         self.query_one("#stop-btn", Button).disabled = True
         if message.error is not None:
-            hint = f" {message.error.hint}." if message.error.hint else ""
+            hint = f" {app_hint(message.error.hint)}." if message.error.hint else ""
             self.status(f"[red]Recording failed:[/] {message.error.message}.{hint}")
             return
         if message.audio is None or message.seconds <= 0:
