@@ -159,3 +159,14 @@ async def test_the_data_map_lists_the_mislabelled_sample_and_deletes_it(tones: C
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, DataMapScreen)
+
+
+def test_app_tests_keep_recent_projects_out_of_the_users_config(isolated_config: Any, tmp_path: Any) -> None:
+    """tests/conftest.py's autouse fixture: opening a project here never edits ~/.config/earshot."""
+    from tui import recent
+
+    root = tmp_path / "p"
+    Project.create(root, name="p")
+    recent.remember(root)
+    assert recent.config_dir() == isolated_config / "earshot"
+    assert (isolated_config / "earshot" / "recent.json").is_file()
