@@ -173,12 +173,15 @@ class EarshotApp(App[None]):
 
     def key_sections(self) -> list[KeySection]:
         """(section, bindings) for the app, each tab and each dialog, in workflow order."""
-        owners: list[tuple[str, type]] = [("Everywhere", EarshotApp), ("Every tab", ProjectTab)]
-        owners += [(pane.TITLE, pane) for pane in PANES]
-        owners.insert(4, ("Record", RecordDialog))
+        owners: list[tuple[str, type]] = [(pane.TITLE, pane) for pane in PANES]
+        owners.insert(2, ("Record", RecordDialog))  # after Data
         owners += [("Yes/no questions", ConfirmDialog), ("File picker", PathDialog),
                    ("Text input", TextDialog)]
-        return [(title, bindings_of(owner)) for title, owner in owners]
+        everywhere = bindings_of(EarshotApp)
+        listed = {(b.key, b.description) for b in everywhere}
+        every_tab = [b for b in bindings_of(ProjectTab) if (b.key, b.description) not in listed]
+        sections = [("Everywhere", everywhere)] + ([("Every tab", every_tab)] if every_tab else [])
+        return sections + [(title, bindings_of(owner)) for title, owner in owners]
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

@@ -131,3 +131,31 @@ def test_core_hints_name_the_apps_keys() -> None:
     assert error_text(DeployError("no model", "train it with: earshot train p")) == \
         "no model\ntrain it with: press 3 (Train), then t"
     assert error_text(EarshotError("plain")) == "plain"
+
+
+async def test_train_settings_by_keyboard_show_the_way_back_and_help_lists_each_key_once(
+        tmp_path: Path) -> None:
+    from tui.widgets.key_bar import KeyBar
+
+    root = tmp_path / "p"
+    Project.create(root, name="p")
+    app = EarshotApp(root, services=Services(prewarm=False))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("3", "s")
+        await pilot.pause()
+        await pilot.pause()
+        assert isinstance(app.focused, Input) and app.focused.id == "epochs"
+        bar = app.query_one(KeyBar)
+        assert ("esc", "Back to the tab's keys", True) in bar.items()
+        assert "Back to the tab's keys" in bar.render().plain
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.focused, Input)
+        assert any(key == "t" for key, _, _ in bar.items())
+        rows = [(title, b.key, b.tooltip or b.description) for title, bindings in app.key_sections()
+                for b in bindings]
+        assert [r for r in rows if r[1] == "escape" and "tab's keys" in r[2]] == [
+            ("Everywhere", "escape", "Back to the tab's keys")]
+        assert any(r[1] == "s" and "model" in r[2] for r in rows if r[0] == "Train")
+        assert [title for title, _ in app.key_sections()][:5] == [
+            "Everywhere", "Project", "Data", "Record", "Train"]

@@ -106,7 +106,8 @@ class TrainPane(ProjectTab):
     BINDINGS = [
         Binding("t", "train", "Train", tooltip="Train Model with the Advanced Settings"),
         Binding("c", "cancel", "Cancel", tooltip="Cancel training (the saved model stays)"),
-        Binding("s", "settings", "Settings", tooltip="Advanced Settings: epochs, batch size, learning rate"),
+        Binding("s", "settings", "Settings",
+                tooltip="Advanced Settings: model, epochs, batch size, learning rate"),
         Binding("l", "learn_more", "Learn More", tooltip="Learn More: the reading and the confusion matrix"),
         Binding("p", "play_mistake", "Play clip", tooltip="Play the selected test clip the model gets wrong"),
         Binding("e", "use_suggested", "Use suggested epochs", show=False,
