@@ -21,7 +21,14 @@ from core.errors import EarshotError
 from core.project import Project
 from tui import recent
 from tui.hints import error_text
-from tui.messages import ActionFailed, ProjectChanged, ProjectChosen, ProjectOpened, WorkerFailed
+from tui.messages import (
+    ActionFailed,
+    ProjectChanged,
+    ProjectChosen,
+    ProjectOpened,
+    TrainingStateChanged,
+    WorkerFailed,
+)
 from tui.paths import shown_path
 from tui.screens.base import ProjectTab
 from tui.screens.data import DataPane
@@ -34,6 +41,11 @@ from tui.screens.train import TrainPane
 from tui.screens.validate import ValidatePane
 from tui.services import Services
 from tui.widgets.key_bar import KeyBar
+
+
+class QuitDialog(ConfirmDialog):
+    """Quit while training? (its own class, so Ctrl-Q in it quits.)"""
+
 
 PANES: tuple[type[ProjectTab], ...] = (ProjectPane, DataPane, TrainPane, ValidatePane, DeployPane)
 
@@ -104,6 +116,10 @@ class EarshotApp(App[None]):
     def on_project_changed(self, message: ProjectChanged) -> None:
         for pane in self.query(ProjectTab):
             pane.project_changed()
+
+    def on_training_state_changed(self, message: TrainingStateChanged) -> None:
+        for pane in self.query(ProjectTab):
+            pane.training_changed(message.running, message.saved)
 
     # -- errors -----------------------------------------------------------------------------
 
@@ -182,6 +198,20 @@ class EarshotApp(App[None]):
         every_tab = [b for b in bindings_of(ProjectTab) if (b.key, b.description) not in listed]
         sections = [("Everywhere", everywhere)] + ([("Every tab", every_tab)] if every_tab else [])
         return sections + [(title, bindings_of(owner)) for title, owner in owners]
+
+    async def action_quit(self) -> None:
+        """Quit; while training, ask first (Ctrl-Q again, or y, quits; the saved model is unchanged)."""
+        train = self.query_one(TrainPane)
+        if not train.training or isinstance(self.screen, QuitDialog):
+            self.exit()
+            return
+
+        def answered(quit_now: bool | None) -> None:
+            if quit_now:
+                train.action_cancel()
+                self.exit()
+
+        self.push_screen(QuitDialog("Training is running: quit and keep the previous model?"), answered)
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

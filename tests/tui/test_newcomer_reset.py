@@ -159,3 +159,49 @@ async def test_train_settings_by_keyboard_show_the_way_back_and_help_lists_each_
         assert any(r[1] == "s" and "model" in r[2] for r in rows if r[0] == "Train")
         assert [title for title, _ in app.key_sections()][:5] == [
             "Everywhere", "Project", "Data", "Record", "Train"]
+
+
+@pytest.mark.slow
+async def test_during_and_after_training_other_tabs_say_so_and_quit_asks(
+        trained: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+    import threading
+
+    import core.train
+
+    gate = threading.Event()  # real training, held after its first epoch until the test looked
+    real_train = core.train.train
+
+    def held_train(*args: Any, on_epoch: Any, **kwargs: Any) -> Any:
+        def epoch(metrics: Any) -> None:
+            on_epoch(metrics)
+            gate.wait(30)
+        return real_train(*args, on_epoch=epoch, **kwargs)
+
+    monkeypatch.setattr(core.train, "train", held_train)
+
+    from tui.app import QuitDialog
+
+    root = Path(shutil.copytree(trained["root"], tmp_path / "words"))  # trained again: a copy
+    clip = tmp_path / "track.wav"
+    save_wav(clip, trained["track"][: 16000 * 4], 16000)
+    recorder = Recorder()
+    app = EarshotApp(root, services=Services(prewarm=False))
+    async with app.run_test(size=SIZE, message_hook=recorder) as pilot:
+        await pilot.press("4", "f")
+        await answer_path(pilot, clip)
+        await settle(app, pilot)
+        assert app.query_one(ScoreBars).scores
+        await pilot.press("3")
+        app.query_one("#epochs", Input).value = "5"
+        await pilot.press("t", "ctrl+q")
+        assert "Training now" in text_of(app, "#data-tips")
+        assert isinstance(app.screen, QuitDialog) and app.is_running
+        await pilot.press("n")  # keep training
+        assert app.is_running and len(app.screen_stack) == 1
+        gate.set()
+        await settle(app, pilot)
+        assert recorder.of(msg.TrainingFinished)[-1].result is not None  # type: ignore[attr-defined]
+        assert "Ready to train" in text_of(app, "#data-tips")
+        assert app.query_one(ScoreBars).scores == {} and app.query_one(TopLabel).label is None
+        assert "new model was saved" in text_of(app, "#validate-status")

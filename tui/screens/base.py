@@ -104,6 +104,9 @@ class ProjectTab(ReportsWorkerFailures, TabPane):
     def project_changed(self) -> None:
         """Classes or samples changed."""
 
+    def training_changed(self, running: bool, saved: bool) -> None:
+        """Training started or ended; `saved`: the project has a new model."""
+
     def fail(self, title: str, error: EarshotError) -> None:
         self.notify(error_text(error), title=title,
                     severity="error", timeout=8)

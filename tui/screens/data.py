@@ -188,10 +188,19 @@ class DataPane(ProjectTab):
             return
         summary = project.summary()
         lines = [Text(p, style="yellow") for p in summary.problems + summary.warnings]
-        if summary.ready and not summary.warnings:
+        if self.training_now:
+            lines.append(Text("Training now (tab 3): samples added now count from the next training.",
+                              style="cyan"))
+        elif summary.ready and not summary.warnings:
             lines.append(Text("Ready to train (tab 3, Train).", style="green"))
         lines.append(Text(TIPS, style="dim"))
         self.query_one("#data-tips", Static).update(Text("\n").join(lines))
+
+    training_now = False
+
+    def training_changed(self, running: bool, saved: bool) -> None:
+        self.training_now = running
+        self.show_tips()
 
     def selected_sample(self) -> Path | None:
         table = self.query_one("#samples", DataTable)

@@ -141,6 +141,12 @@ class ValidatePane(KeepsHeardWindows, ProjectTab):
         self.query_one(TopLabel).show(None)
         self.query_one("#decisions", RichLog).clear()
 
+    def training_changed(self, running: bool, saved: bool) -> None:
+        if saved:  # the bars and decisions shown came from the previous model
+            self.clear_results()
+            if not self.busy:
+                self.status("A new model was saved: Listen (l) or Classify a file (f) to try it.")
+
     def shown(self) -> None:
         self.query_one(MicrophoneSelect).ensure_listed()
         if not self.busy:
