@@ -38,6 +38,24 @@ NO_BOARD = ("No board is plugged in: connect it with a USB data cable, then pres
 EXPORT_INTRO = "A zip with the TFLite model, labels, metadata and a standalone predict.py."
 
 
+def accuracy_line(accuracy: dict[str, Any], kind: str, clips: int) -> str:
+    """Which figure is which model: the project's model, then the small CNN the zip's .tflite files hold.
+
+    `accuracy` is core.export's: keras, float32, int8 (the small CNN) and, for an ear model, its kind."""
+    def pct(key: str) -> str | None:
+        value = accuracy.get(key)
+        return f"{value:.0%}" if isinstance(value, float) and value == value else None  # nan: no test clips
+
+    figures = (("float", pct("float32")), ("int8", pct("int8")))
+    small = ", ".join(f"{name} {figure}" for name, figure in figures if figure)
+    if kind != "small" and pct(kind):
+        return (f"test accuracy: {kind} model {pct(kind)} on the test split ({clips} clips); "
+                f"microcontroller model (small CNN): {small or 'not measured'}")
+    if not small:
+        return ""
+    return f"test accuracy of the small CNN on the test split ({clips} clips): {small}"
+
+
 def port_label(port: Any) -> str:
     """A core.deploy.ports.BoardPort's label (or a plain port record's description)."""
     return str(getattr(port, "label", "") or getattr(port, "description", "") or "")
@@ -168,10 +186,9 @@ class DeployPane(ProjectTab):
             self.post_message(ActionFailed("Export Model failed", error))
             return
         contents = [f"{name} ({size / 1024:,.0f} KB)" for name, size in result.sizes.items()]
-        accuracy = ", ".join(f"{kind} {value:.0%}" for kind, value in result.accuracy.items()
-                             if isinstance(value, float))
+        accuracy = accuracy_line(result.accuracy, getattr(result, "kind", "small"), result.test_clips)
         if accuracy:
-            contents.append(f"test accuracy: {accuracy} ({result.test_clips} clips)")
+            contents.append(accuracy)
         self.post_message(ModelExported(Path(result.path), contents))
 
     def worker_crashed(self, worker: Worker[object]) -> None:
