@@ -219,3 +219,12 @@ def test_export_line_says_which_figure_is_which_model() -> None:
         "test accuracy of the small CNN on the test split (50 clips): float 90%, int8 88%"
     nothing = {"keras": float("nan"), "float32": float("nan"), "int8": float("nan")}
     assert accuracy_line(nothing, "small", 0) == ""
+
+
+def test_sample_names_are_cut_in_the_middle() -> None:
+    from tui.screens.data import middle_cut
+
+    a, b = "background-noise-2-c8e1f0a4", "background-noise-2-c8b7d2e9"
+    assert middle_cut(a, 40) == a
+    assert len(middle_cut(a, 16)) == 16 and middle_cut(a, 16) != middle_cut(b, 16)
+    assert middle_cut(a, 16) == "backgro…c8e1f0a4"
