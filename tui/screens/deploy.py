@@ -141,7 +141,9 @@ class DeployPane(ProjectTab):
         self.workers.cancel_group(self, "export")  # the previous project's export or flash
         self.workers.cancel_group(self, "flash")
         self.query_one("#export-result", Static).update(EXPORT_INTRO)
-        self.query_one("#flash-result", Static).update("")
+        self.query_one("#flash-result", Static).update(  # the boards found stay; the last flash goes
+            f"{self.ports_found} board port(s) found." if self.ports_found
+            else NO_BOARD if getattr(self, "_listed", False) else "")
         self.query_one("#flash-btn", Button).disabled = False
         self.query_one("#flash-progress", ProgressBar).add_class("hidden")
         self.query_one(BoardSection).show_project(project)

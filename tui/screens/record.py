@@ -6,6 +6,7 @@ import threading
 import time
 from typing import Any
 
+from rich.markup import escape
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -230,6 +231,15 @@ class RecordDialog(ReportsWorkerFailures, ModalScreen[int]):
         self.status("Extracting...")
         self.extract(self.audio)
 
+    def extract_failed(self, reason: str) -> None:
+        """The recording is kept: say so on the status line, and let e try again."""
+        self.query_one("#extract-btn", Button).disabled = self.audio is None
+        self.status(f"[red]Extract failed:[/] {escape(reason)}. The recording is kept: e tries again.")
+
+    def worker_crashed(self, worker: Any) -> None:
+        if worker.group == "extract":
+            self.extract_failed("unexpected error (see the message)")
+
     @work(thread=True, exclusive=True, exit_on_error=False, group="extract", description="Extract")
     def extract(self, audio: Any) -> None:
         from core.ingest import extract_recording
@@ -239,6 +249,7 @@ class RecordDialog(ReportsWorkerFailures, ModalScreen[int]):
             label = time.strftime("rec-%m%d-%H%M%S")
             result = extract_recording(self.project, self.info, audio, label=label)
         except EarshotError as error:
+            self.app.call_from_thread(self.extract_failed, error.message)
             self.post_message(ActionFailed("Extract failed", error))
             return
         kept = len(result.clips) - result.duplicates
