@@ -51,8 +51,11 @@ async def test_new_project_clears_results_and_threshold_is_checked_for_every_act
         trained: dict[str, Any], tmp_path: Path) -> None:
     clip = tmp_path / "track.wav"
     save_wav(clip, trained["track"][: 16000 * 6], 16000)
+    import shutil
+
+    root = Path(shutil.copytree(trained["root"], tmp_path / "words"))  # its settings change: a copy
     recorder = Recorder()
-    app = EarshotApp(trained["root"], services=Services(prewarm=False))
+    app = EarshotApp(root, services=Services(prewarm=False))
     async with app.run_test(size=SIZE, message_hook=recorder) as pilot:
         await pilot.press("4")
         await pilot.pause()
