@@ -20,7 +20,15 @@ from textual.widgets._tabbed_content import ContentTabs
 from core.errors import EarshotError
 from core.project import Project
 from tui import recent
-from tui.messages import ActionFailed, ProjectChanged, ProjectChosen, ProjectOpened, WorkerFailed
+from tui.hints import error_text
+from tui.messages import (
+    ActionFailed,
+    ProjectChanged,
+    ProjectChosen,
+    ProjectOpened,
+    TrainingStateChanged,
+    WorkerFailed,
+)
 from tui.paths import shown_path
 from tui.screens.base import ProjectTab
 from tui.screens.data import DataPane
@@ -33,6 +41,11 @@ from tui.screens.train import TrainPane
 from tui.screens.validate import ValidatePane
 from tui.services import Services
 from tui.widgets.key_bar import KeyBar
+
+
+class QuitDialog(ConfirmDialog):
+    """Quit while training? (its own class, so Ctrl-Q in it quits.)"""
+
 
 PANES: tuple[type[ProjectTab], ...] = (ProjectPane, DataPane, TrainPane, ValidatePane, DeployPane)
 
@@ -104,11 +117,14 @@ class EarshotApp(App[None]):
         for pane in self.query(ProjectTab):
             pane.project_changed()
 
+    def on_training_state_changed(self, message: TrainingStateChanged) -> None:
+        for pane in self.query(ProjectTab):
+            pane.training_changed(message.running, message.saved)
+
     # -- errors -----------------------------------------------------------------------------
 
     def show_error(self, title: str, error: EarshotError) -> None:
-        message = error.message + (f"\n{error.hint}" if error.hint else "")
-        self.notify(message, title=title, severity="error", timeout=8)
+        self.notify(error_text(error), title=title, severity="error", timeout=8)
 
     def on_action_failed(self, message: ActionFailed) -> None:
         self.show_error(message.title, message.error)
@@ -173,12 +189,29 @@ class EarshotApp(App[None]):
 
     def key_sections(self) -> list[KeySection]:
         """(section, bindings) for the app, each tab and each dialog, in workflow order."""
-        owners: list[tuple[str, type]] = [("Everywhere", EarshotApp), ("Every tab", ProjectTab)]
-        owners += [(pane.TITLE, pane) for pane in PANES]
-        owners.insert(4, ("Record", RecordDialog))
+        owners: list[tuple[str, type]] = [(pane.TITLE, pane) for pane in PANES]
+        owners.insert(2, ("Record", RecordDialog))  # after Data
         owners += [("Yes/no questions", ConfirmDialog), ("File picker", PathDialog),
                    ("Text input", TextDialog)]
-        return [(title, bindings_of(owner)) for title, owner in owners]
+        everywhere = bindings_of(EarshotApp)
+        listed = {(b.key, b.description) for b in everywhere}
+        every_tab = [b for b in bindings_of(ProjectTab) if (b.key, b.description) not in listed]
+        sections = [("Everywhere", everywhere)] + ([("Every tab", every_tab)] if every_tab else [])
+        return sections + [(title, bindings_of(owner)) for title, owner in owners]
+
+    async def action_quit(self) -> None:
+        """Quit; while training, ask first (Ctrl-Q again, or y, quits; the saved model is unchanged)."""
+        train = self.query_one(TrainPane)
+        if not train.training or isinstance(self.screen, QuitDialog):
+            self.exit()
+            return
+
+        def answered(quit_now: bool | None) -> None:
+            if quit_now:
+                train.action_cancel()
+                self.exit()
+
+        self.push_screen(QuitDialog("Training is running: quit and keep the previous model?"), answered)
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

@@ -191,6 +191,14 @@ class TrainingFailed(Message):
     error: EarshotError
 
 
+@dataclass
+class TrainingStateChanged(Message):
+    """Training started or ended (`saved`: a new model replaced the project's model)."""
+
+    running: bool
+    saved: bool = False
+
+
 # -- validation --------------------------------------------------------------------------------
 
 

@@ -232,3 +232,14 @@ async def test_listen_right_after_stop_waits_for_the_last_listener(tones: Callab
         await pilot.press("s")
         await settle(app, pilot)
     assert mics.most_open == 1 and mics.open == 0
+
+
+def test_app_tests_keep_recent_projects_out_of_the_users_config(isolated_config: Any, tmp_path: Any) -> None:
+    """tests/conftest.py's autouse fixture: opening a project here never edits ~/.config/earshot."""
+    from tui import recent
+
+    root = tmp_path / "p"
+    Project.create(root, name="p")
+    recent.remember(root)
+    assert recent.config_dir() == isolated_config / "earshot"
+    assert (isolated_config / "earshot" / "recent.json").is_file()

@@ -10,6 +10,7 @@ from textual.worker import Worker, WorkerState
 
 from core.errors import EarshotError
 from core.project import Project
+from tui.hints import error_text
 from tui.messages import WorkerFailed
 from tui.services import Services
 
@@ -21,6 +22,10 @@ class ReportsWorkerFailures:
         if event.state == WorkerState.ERROR:
             title = (event.worker.description or event.worker.name or "Background task").split("(")[0]
             self.post_message(WorkerFailed(title, event.worker.error))  # type: ignore[attr-defined]
+            self.worker_crashed(event.worker)
+
+    def worker_crashed(self, worker: Worker[object]) -> None:
+        """A worker raised something unexpected: put its status line right (the app shows the error)."""
 
 
 class ProjectTab(ReportsWorkerFailures, TabPane):
@@ -99,8 +104,11 @@ class ProjectTab(ReportsWorkerFailures, TabPane):
     def project_changed(self) -> None:
         """Classes or samples changed."""
 
+    def training_changed(self, running: bool, saved: bool) -> None:
+        """Training started or ended; `saved`: the project has a new model."""
+
     def fail(self, title: str, error: EarshotError) -> None:
-        self.notify(error.message + (f"\n{error.hint}" if error.hint else ""), title=title,
+        self.notify(error_text(error), title=title,
                     severity="error", timeout=8)
 
     def need_project(self) -> Project | None:

@@ -21,6 +21,7 @@ from textual_plotext import PlotextPlot
 
 from core.errors import EarshotError
 from core.project import Project
+from tui.hints import app_hint
 
 MINUTES = 10.0
 SHOWN_MISS = 0.6  # settings that miss more than this are off the chart (it keeps the useful part readable)
@@ -140,7 +141,7 @@ class CalibrateDialog(ModalScreen[Any]):
         if message.result is None:
             error = message.error
             text.update(f"[red]Cannot calibrate:[/] {error.message if error else 'failed'}"
-                        + (f"\n{error.hint}" if error and error.hint else ""))
+                        + (f"\n{app_hint(error.hint)}" if error and error.hint else ""))
             return
         self.result = result = message.result
         self.query_one(ProgressBar).update(progress=1.0)

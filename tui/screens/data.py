@@ -41,6 +41,14 @@ class UndoStep:
     trash: list[Path] = field(default_factory=list)
 
 
+def middle_cut(name: str, width: int) -> str:
+    """`name` in `width` cells, cut in the middle: the end (a clip's number or hash) tells rows apart."""
+    if len(name) <= width:
+        return name
+    head = (width - 1) // 2
+    return name[:head] + "…" + name[len(name) - (width - 1 - head):]
+
+
 def newest_first(paths: list[Path]) -> list[tuple[Path, float]]:
     """(path, modification time), the newest first (just recorded or uploaded clips on top)."""
     stamped = []
@@ -132,6 +140,8 @@ class DataPane(ProjectTab):
     # -- showing ----------------------------------------------------------------------------
 
     def show_project(self, project: Project | None) -> None:
+        if project is not self.project:
+            self.undo_step = None  # it refers to the previous project's samples
         super().show_project(project)
         self.query_one(ClassTable).show(project)
         self.show_samples()
@@ -156,15 +166,26 @@ class DataPane(ProjectTab):
             box.border_title = "Samples"
             return
         samples = newest_first(project.samples(info))
+        # the box less the level column, two cells of padding per column and the scroll bar
+        width = max(12, box.content_size.width - STRIP_WIDTH - 6) if box.content_size.width else 22
+        self._name_width = width
         box.border_title = f"{info.name}: {len(samples)} samples, newest first"
         missing = []
         for path, mtime in samples:
             strip = self.strips.get((path, mtime))
             if strip is None:
                 missing.append((path, mtime))
-            table.add_row(strip or Text("…", style="dim"), path.stem, key=str(path))
+            table.add_row(strip or Text("…", style="dim"), middle_cut(path.stem, width), key=str(path))
         if missing:
             self.compute_strips(info.id, missing)
+
+    _name_width = 0
+
+    def on_resize(self) -> None:
+        """Names are cut to the samples box: cut them again when the terminal's width changes."""
+        box = self.query_one("#samples-box")
+        if box.content_size.width and max(12, box.content_size.width - STRIP_WIDTH - 6) != self._name_width:
+            self.show_samples()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="strips", description="Sample levels")
     def compute_strips(self, class_id: str, paths: list[tuple[Path, float]]) -> None:
@@ -186,10 +207,19 @@ class DataPane(ProjectTab):
             return
         summary = project.summary()
         lines = [Text(p, style="yellow") for p in summary.problems + summary.warnings]
-        if summary.ready and not summary.warnings:
+        if self.training_now:
+            lines.append(Text("Training now (tab 3): samples added now count from the next training.",
+                              style="cyan"))
+        elif summary.ready and not summary.warnings:
             lines.append(Text("Ready to train (tab 3, Train).", style="green"))
         lines.append(Text(TIPS, style="dim"))
         self.query_one("#data-tips", Static).update(Text("\n").join(lines))
+
+    training_now = False
+
+    def training_changed(self, running: bool, saved: bool) -> None:
+        self.training_now = running
+        self.show_tips()
 
     def selected_sample(self) -> Path | None:
         table = self.query_one("#samples", DataTable)
@@ -265,6 +295,7 @@ class DataPane(ProjectTab):
             except EarshotError as error:
                 self.fail("Cannot delete the class", error)
                 return
+            self.undo_step = None  # its samples may have gone with the class: nothing left to undo
             self.notify(f"{info.name} moved to {trash}", title="Class deleted")
             self.changed(f"removed {info.name}")
 

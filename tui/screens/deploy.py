@@ -5,15 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from rich.markup import escape
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Input, Label, ProgressBar, Select, Static
-from textual.worker import get_current_worker
+from textual.worker import Worker, get_current_worker
 
 from core.errors import EarshotError
 from core.project import Project
+from tui.hints import app_hint
 from tui.messages import (
     ActionFailed,
     FlashFailed,
@@ -31,6 +33,27 @@ from tui.widgets.board_deploy import BoardSection
 STATS_SECONDS = 0.5
 NO_BOARD = ("No board is plugged in: connect it with a USB data cable, then press g to look again "
             "(the machine's own serial ports are never a board).")
+
+
+EXPORT_INTRO = "A zip with the TFLite model, labels, metadata and a standalone predict.py."
+
+
+def accuracy_line(accuracy: dict[str, Any], kind: str, clips: int) -> str:
+    """Which figure is which model: the project's model, then the small CNN the zip's .tflite files hold.
+
+    `accuracy` is core.export's: keras, float32, int8 (the small CNN) and, for an ear model, its kind."""
+    def pct(key: str) -> str | None:
+        value = accuracy.get(key)
+        return f"{value:.0%}" if isinstance(value, float) and value == value else None  # nan: no test clips
+
+    figures = (("float", pct("float32")), ("int8", pct("int8")))
+    small = ", ".join(f"{name} {figure}" for name, figure in figures if figure)
+    if kind != "small" and pct(kind):
+        return (f"test accuracy: {kind} model {pct(kind)} on the test split ({clips} clips); "
+                f"microcontroller model (small CNN): {small or 'not measured'}")
+    if not small:
+        return ""
+    return f"test accuracy of the small CNN on the test split ({clips} clips): {small}"
 
 
 def port_label(port: Any) -> str:
@@ -58,8 +81,7 @@ class DeployPane(ProjectTab):
             yield Label("Export Model", classes="section")
             with Horizontal(classes="button-row"):
                 yield Button("Export Model", variant="primary", id="export-btn", classes="compact")
-            yield Static("A zip with the TFLite model, labels, metadata and a standalone predict.py.",
-                         id="export-result", classes="dim")
+            yield Static(EXPORT_INTRO, id="export-result", classes="dim")
             yield Label("Flash to board", classes="section")
             with Horizontal(classes="form-row compact-row"):
                 yield Label("Port")
@@ -116,6 +138,14 @@ class DeployPane(ProjectTab):
 
     def show_project(self, project: Project | None) -> None:
         super().show_project(project)
+        self.workers.cancel_group(self, "export")  # the previous project's export or flash
+        self.workers.cancel_group(self, "flash")
+        self.query_one("#export-result", Static).update(EXPORT_INTRO)
+        self.query_one("#flash-result", Static).update(  # the boards found stay; the last flash goes
+            f"{self.ports_found} board port(s) found." if self.ports_found
+            else NO_BOARD if getattr(self, "_listed", False) else "")
+        self.query_one("#flash-btn", Button).disabled = False
+        self.query_one("#flash-progress", ProgressBar).add_class("hidden")
         self.query_one(BoardSection).show_project(project)
         if project is None:
             return
@@ -154,14 +184,21 @@ class DeployPane(ProjectTab):
             result = export_project(project.root, cancel=cancel,
                                     on_status=poster(self, lambda text: FlashProgressed(text, -1.0)))
         except EarshotError as error:
+            self.post_message(FlashProgressed(f"[red]Export failed:[/] {escape(error.message)}", -1.0))
             self.post_message(ActionFailed("Export Model failed", error))
             return
         contents = [f"{name} ({size / 1024:,.0f} KB)" for name, size in result.sizes.items()]
-        accuracy = ", ".join(f"{kind} {value:.0%}" for kind, value in result.accuracy.items()
-                             if isinstance(value, float))
+        accuracy = accuracy_line(result.accuracy, getattr(result, "kind", "small"), result.test_clips)
         if accuracy:
-            contents.append(f"test accuracy: {accuracy} ({result.test_clips} clips)")
+            contents.append(accuracy)
         self.post_message(ModelExported(Path(result.path), contents))
+
+    def worker_crashed(self, worker: Worker[object]) -> None:
+        if worker.group == "export":
+            self.query_one("#export-result", Static).update("[red]Export failed[/] (see the message).")
+        elif worker.group == "flash":
+            self.query_one("#flash-btn", Button).disabled = False
+            self.query_one("#flash-result", Static).update("[red]Flash failed[/] (see the message).")
 
     def on_model_exported(self, message: ModelExported) -> None:
         """Two lines (the path, then the files), so the Push section stays on screen."""
@@ -199,7 +236,7 @@ class DeployPane(ProjectTab):
             select.value = message.ports[0][0]
             result.update(f"{len(message.ports)} board port(s) found.")
         elif message.error is not None:
-            result.update(f"{message.error.message} ({message.error.hint})")
+            result.update(f"{message.error.message} ({app_hint(message.error.hint)})")
         else:
             result.update(NO_BOARD)
 

@@ -6,6 +6,7 @@ import threading
 import time
 from typing import Any
 
+from rich.markup import escape
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -18,6 +19,7 @@ from core.errors import EarshotError
 from core.levels import QUIET_INPUT_DB
 from core.project import ClassInfo, Project
 from core.spec import RECORD_SECONDS
+from tui.hints import app_hint
 from tui.messages import (
     ActionFailed,
     MicrophonesListed,
@@ -82,7 +84,7 @@ class RecordDialog(ReportsWorkerFailures, ModalScreen[int]):
 
     def on_microphones_listed(self, message: MicrophonesListed) -> None:
         if message.error is not None:
-            self.status(f"[red]{message.error.message}[/] ({message.error.hint})")
+            self.status(f"[red]{message.error.message}[/] ({app_hint(message.error.hint)})")
         elif not message.microphones:
             self.status("[red]No microphone found.[/] Connect one, or use Upload instead.")
         else:
@@ -200,7 +202,7 @@ class RecordDialog(ReportsWorkerFailures, ModalScreen[int]):
         self.query_one("#record-btn", Button).disabled = False
         self.query_one("#stop-btn", Button).disabled = True
         if message.error is not None:
-            hint = f" {message.error.hint}." if message.error.hint else ""
+            hint = f" {app_hint(message.error.hint)}." if message.error.hint else ""
             self.status(f"[red]Recording failed:[/] {message.error.message}.{hint}")
             return
         if message.audio is None or message.seconds <= 0:
@@ -229,6 +231,15 @@ class RecordDialog(ReportsWorkerFailures, ModalScreen[int]):
         self.status("Extracting...")
         self.extract(self.audio)
 
+    def extract_failed(self, reason: str) -> None:
+        """The recording is kept: say so on the status line, and let e try again."""
+        self.query_one("#extract-btn", Button).disabled = self.audio is None
+        self.status(f"[red]Extract failed:[/] {escape(reason)}. The recording is kept: e tries again.")
+
+    def worker_crashed(self, worker: Any) -> None:
+        if worker.group == "extract":
+            self.extract_failed("unexpected error (see the message)")
+
     @work(thread=True, exclusive=True, exit_on_error=False, group="extract", description="Extract")
     def extract(self, audio: Any) -> None:
         from core.ingest import extract_recording
@@ -238,6 +249,7 @@ class RecordDialog(ReportsWorkerFailures, ModalScreen[int]):
             label = time.strftime("rec-%m%d-%H%M%S")
             result = extract_recording(self.project, self.info, audio, label=label)
         except EarshotError as error:
+            self.app.call_from_thread(self.extract_failed, error.message)
             self.post_message(ActionFailed("Extract failed", error))
             return
         kept = len(result.clips) - result.duplicates

@@ -24,6 +24,7 @@ from tui.messages import (
     MistakesFound,
     TrainingFailed,
     TrainingFinished,
+    TrainingStateChanged,
     TrainingStatus,
     poster,
 )
@@ -106,7 +107,8 @@ class TrainPane(ProjectTab):
     BINDINGS = [
         Binding("t", "train", "Train", tooltip="Train Model with the Advanced Settings"),
         Binding("c", "cancel", "Cancel", tooltip="Cancel training (the saved model stays)"),
-        Binding("s", "settings", "Settings", tooltip="Advanced Settings: epochs, batch size, learning rate"),
+        Binding("s", "settings", "Settings",
+                tooltip="Advanced Settings: model, epochs, batch size, learning rate"),
         Binding("l", "learn_more", "Learn More", tooltip="Learn More: the reading and the confusion matrix"),
         Binding("p", "play_mistake", "Play clip", tooltip="Play the selected test clip the model gets wrong"),
         Binding("e", "use_suggested", "Use suggested epochs", show=False,
@@ -294,6 +296,7 @@ class TrainPane(ProjectTab):
         self.query_one("#model-choice", Static).update("")
         self.focus_if_active("#cancel-btn")
         self.run_training(project, spec)
+        self.post_message(TrainingStateChanged(running=True))
         self.refresh_bindings()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="train", description="Train Model")
@@ -339,14 +342,15 @@ class TrainPane(ProjectTab):
             f"Epoch {m.epoch}/{m.epochs}, running figures: accuracy train {m.train_accuracy:.0%} "
             f"test {m.test_accuracy:.0%}, loss train {m.train_loss:.2f} test {m.test_loss:.2f}")
 
-    def training_ended(self) -> None:
+    def training_ended(self, *, saved: bool = False) -> None:
+        self.post_message(TrainingStateChanged(running=False, saved=saved))
         self.refresh_bindings()
         self.query_one("#train-btn", Button).disabled = False
         self.query_one("#cancel-btn", Button).disabled = True
         self.focus_if_active("#train-btn")
 
     def on_training_finished(self, message: TrainingFinished) -> None:
-        self.training_ended()
+        self.training_ended(saved=not message.cancelled and message.result is not None)
         if message.cancelled or message.result is None:
             if self.project is not None:
                 self.show_saved_model(self.project, note="Training cancelled; the saved model is unchanged. ")
@@ -361,6 +365,12 @@ class TrainPane(ProjectTab):
         self.query_one("#model-choice", Static).update(choice_line(result.kind, result.choice))
         self.notify(f"Test accuracy {result.test_accuracy:.0%}. Try it on the Validate tab (4).",
                     title="Model trained")
+
+    def worker_crashed(self, worker: Any) -> None:
+        if worker.group == "train":
+            self.training_ended()
+            if self.project is not None:
+                self.show_saved_model(self.project, note="[red]Training failed[/] (see the message). ")
 
     def on_training_failed(self, message: TrainingFailed) -> None:
         self.training_ended()

@@ -43,17 +43,25 @@ SECTION = "validate"
 DEFAULTS = StreamSettings()
 MODEL_GROUP = "model"  # every worker that runs the model: one at a time
 TIMELINE_WIDTH = 60
+MAX_SMOOTHING = 10  # windows of 0.25 s: more would lag the label by seconds
 
 
 def parse_stream_settings(threshold: str, smoothing: str) -> Any:
-    """The form's threshold and smoothing as core.infer.StreamSettings (blank = default)."""
+    """The form's threshold and smoothing as core.infer.StreamSettings (blank = default).
+
+    One message for every action that reads them (Listen, Classify a file, Calibrate)."""
+    hint = (f"threshold is a number above 0 up to 1 (blank: {DEFAULTS.threshold:g}), smoothing a whole "
+            f"number of windows from 1 to {MAX_SMOOTHING} (blank: {DEFAULTS.smooth_windows})")
     try:
-        return StreamSettings(threshold=float(threshold) if threshold.strip() else DEFAULTS.threshold,
-                              smooth_windows=int(smoothing) if smoothing.strip() else DEFAULTS.smooth_windows,
-                              hop_seconds=DEFAULTS.hop_seconds)
+        value = float(threshold) if threshold.strip() else DEFAULTS.threshold
+        windows = int(smoothing) if smoothing.strip() else DEFAULTS.smooth_windows
     except ValueError as exc:
-        raise CaptureError(f"threshold or smoothing is not a number ({exc})",
-                           "threshold is 0 to 1, smoothing a whole number of windows") from exc
+        raise CaptureError("Threshold or smoothing is not a number", hint) from exc
+    if not 0 < value <= 1:
+        raise CaptureError(f"Threshold {threshold.strip()} is out of range", hint)
+    if not 1 <= windows <= MAX_SMOOTHING:
+        raise CaptureError(f"Smoothing {smoothing.strip()} is out of range", hint)
+    return StreamSettings(threshold=value, smooth_windows=windows, hop_seconds=DEFAULTS.hop_seconds)
 
 
 def found_labels(windows: list[Any]) -> list[tuple[str, int]]:
@@ -119,6 +127,10 @@ class ValidatePane(KeepsHeardWindows, ProjectTab):
 
     def show_project(self, project: Project | None) -> None:
         super().show_project(project)
+        for worker in self.workers:  # listening or classifying with the previous project's model
+            if worker.group == MODEL_GROUP:
+                worker.cancel()
+        self.clear_results()
         if project is None:
             return
         saved = project.settings(SECTION)
@@ -126,6 +138,18 @@ class ValidatePane(KeepsHeardWindows, ProjectTab):
         self.query_one("#smoothing", Input).value = str(saved.get("smooth_windows", ""))
         self._classifier = None
         self.show_ready()
+
+    def clear_results(self) -> None:
+        """Forget what the previous project or model heard: bars, headline and decisions."""
+        self.query_one(ScoreBars).show({})
+        self.query_one(TopLabel).show(None)
+        self.query_one("#decisions", RichLog).clear()
+
+    def training_changed(self, running: bool, saved: bool) -> None:
+        if saved:  # the bars and decisions shown came from the previous model
+            self.clear_results()
+            if not self.busy:
+                self.status("A new model was saved: Listen (l) or Classify a file (f) to try it.")
 
     def shown(self) -> None:
         self.query_one(MicrophoneSelect).ensure_listed()
@@ -207,6 +231,12 @@ class ValidatePane(KeepsHeardWindows, ProjectTab):
             self.notify("No model yet: train one on the Train tab (3) first.", title="Validate",
                         severity="warning")
             return None
+        try:
+            self.settings(project)
+        except EarshotError as error:
+            self.fail("Threshold and smoothing", error)
+            self.status(f"[red]{error.message}[/]: fix the field, then {what}.")
+            return None
         return project
 
     # -- live -------------------------------------------------------------------------------
@@ -216,11 +246,7 @@ class ValidatePane(KeepsHeardWindows, ProjectTab):
         project = self.can_start("Listen")
         if project is None:
             return
-        try:
-            settings = self.settings(project)
-        except EarshotError as error:
-            self.fail("Validate settings", error)
-            return
+        settings = self.settings(project)  # checked by can_start
         key = self.query_one(MicrophoneSelect).key
         self.show_listening(True)
         self.query_one("#decisions", RichLog).clear()
@@ -269,6 +295,10 @@ class ValidatePane(KeepsHeardWindows, ProjectTab):
             self.post_message(ListeningStopped(error.message))
             return
         self.post_message(ListeningStopped(summary.reason, summary.seconds, summary.decisions))
+
+    def worker_crashed(self, worker: Any) -> None:
+        if worker.group == MODEL_GROUP:
+            self.on_listening_stopped(ListeningStopped("failed unexpectedly (see the message)"))
 
     def on_window_scored(self, message: WindowScored) -> None:
         self.query_one(ScoreBars).show(message.scores, threshold=self.threshold)

@@ -40,6 +40,10 @@ class BoardFailed(Message):
     error: EarshotError
 
 
+BOARD_INTRO = ("The board runs the model itself and pushes its labels to the broker above. Needs an "
+               "SSH key on the board (ssh-copy-id USER@HOST, once).")
+
+
 class BoardSection(ReportsWorkerFailures, Vertical):
     """The address of the board, Deploy and listen / Status / Stop, and what happened."""
 
@@ -60,12 +64,15 @@ class BoardSection(ReportsWorkerFailures, Vertical):
             yield Button("Deploy and listen", variant="primary", id="board-deploy-btn", classes="compact")
             yield Button("Status", id="board-status-btn", classes="compact")
             yield Button("Stop", id="board-stop-btn", classes="compact")
-        yield Static("The board runs the model itself and pushes its labels to the broker above. Needs an "
-                     "SSH key on the board (ssh-copy-id USER@HOST, once).", id="board-result", classes="dim")
+        yield Static(BOARD_INTRO, id="board-result", classes="dim")
 
     def show_project(self, project: Project | None) -> None:
         saved = project.settings(SETTINGS) if project is not None else {}
         self.query_one("#board-target", Input).value = str(saved.get("target", ""))
+        self.workers.cancel_group(self, "board")  # a deploy or status of the previous project
+        for button in self.query(Button):
+            button.disabled = False
+        self.query_one("#board-result", Static).update(BOARD_INTRO)
 
     def _target(self) -> tuple[Project, Any] | None:
         from core.deploy.linux_ssh import SshTarget

@@ -6,6 +6,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.screen import Screen
 from textual.widget import Widget
+from textual.widgets import Input
 
 MAX_ROWS = 3
 
@@ -36,6 +37,8 @@ class KeyBar(Widget):
                 continue
             seen.add(binding.action)
             found.append((self.app.get_key_display(binding), binding.description, enabled))
+        if isinstance(self.screen.focused, Input):  # typing: letters go to the field, Esc gets them back
+            found.insert(0, ("esc", "Back to the tab's keys", True))
         return found
 
     def rows(self, width: int) -> list[Text]:
