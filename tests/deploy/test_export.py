@@ -120,7 +120,7 @@ def test_predict_py_runs_the_runtime_copied_verbatim(exported: Path, unpacked: P
     assert imports <= {"__future__", "argparse", "json", "os", "sys", "io", "math", "time", "types",
                        "collections", "contextlib", "dataclasses", "functools", "importlib", "threading",
                        "typing", "numpy", "soundfile", "ai_edge_litert", "tflite_runtime", "tensorflow",
-                       "earshot_runtime", "queue", "signal", "urllib"}, imports
+                       "earshot_runtime", "queue", "signal", "urllib", "zipfile"}, imports
     # --listen imports sounddevice and paho-mqtt by name, only when listening and pushing.
 
 

@@ -110,7 +110,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         import_samples(project, [copy_folder(paths[:24], folder / "upload" / name)], class_name=name)
         if label != "_silence_":
             held += paths[24:28]
-    train(project, TrainSpec(epochs=12, batch_size=16, learning_rate=0.003, seed=1))
+    train(project, TrainSpec(epochs=12, batch_size=16, learning_rate=0.003, seed=1, model="small"))
     gap = np.zeros(SR // 2, dtype=np.float32)
     track = np.concatenate([np.concatenate([load(p, SR), gap]) for p in held])
     return {"root": root, "track": track}

@@ -72,7 +72,8 @@ async def test_training_keys_cleared_settings_and_a_cancel_that_keeps_the_charts
     shutil.copytree(trained["root"], root)
     project = Project.open(root)
     saved = json.loads((root / "models" / "latest" / "metadata.json").read_text())
-    project.set_train_spec(project.train_spec.__class__(epochs=100, batch_size=8, learning_rate=0.002))
+    project.set_train_spec(project.train_spec.__class__(epochs=100, batch_size=8, learning_rate=0.002,
+                                                      model="small"))  # long enough to cancel
     recorder = Recorder()
     app = EarshotApp(root, services=Services(prewarm=False))
     async with app.run_test(size=(80, 24), message_hook=recorder) as pilot:

@@ -215,11 +215,10 @@ def test_export_line_says_which_figure_is_which_model() -> None:
 
     ear = {"keras": 0.56, "float32": 0.56, "int8": 0.62, "test_clips": 50, "speech": 1.0}
     assert accuracy_line(ear, "speech", 50) == (
-        "test accuracy: speech model 100% on the test split (50 clips); "
-        "microcontroller model (small CNN): float 56%, int8 62%")
+        "test accuracy (50 clips): speech 100%; board model (small CNN) float 56%, int8 62%")
     small = {"keras": 0.9, "float32": 0.9, "int8": 0.88, "test_clips": 50}
     assert accuracy_line(small, "small", 50) == \
-        "test accuracy of the small CNN on the test split (50 clips): float 90%, int8 88%"
+        "test accuracy (50 clips) of the small CNN: float 90%, int8 88%"
     nothing = {"keras": float("nan"), "float32": float("nan"), "int8": float("nan")}
     assert accuracy_line(nothing, "small", 0) == ""
 

@@ -231,6 +231,10 @@ async def test_listen_right_after_stop_waits_for_the_last_listener(tones: Callab
         assert not app.query_one("#stop-btn").disabled and app.query_one("#listen-btn").disabled
         await pilot.press("s")
         await settle(app, pilot)
+        for _ in range(50):  # the last listener's thread closes its microphone within one 0.4 s read
+            if mics.open == 0:
+                break
+            await pilot.pause(0.1)
     assert mics.most_open == 1 and mics.open == 0
 
 

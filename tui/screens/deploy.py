@@ -49,11 +49,11 @@ def accuracy_line(accuracy: dict[str, Any], kind: str, clips: int) -> str:
     figures = (("float", pct("float32")), ("int8", pct("int8")))
     small = ", ".join(f"{name} {figure}" for name, figure in figures if figure)
     if kind != "small" and pct(kind):
-        return (f"test accuracy: {kind} model {pct(kind)} on the test split ({clips} clips); "
-                f"microcontroller model (small CNN): {small or 'not measured'}")
+        return (f"test accuracy ({clips} clips): {kind} {pct(kind)}; "
+                f"board model (small CNN) {small or 'not measured'}")
     if not small:
         return ""
-    return f"test accuracy of the small CNN on the test split ({clips} clips): {small}"
+    return f"test accuracy ({clips} clips) of the small CNN: {small}"
 
 
 def port_label(port: Any) -> str:
@@ -207,8 +207,8 @@ class DeployPane(ProjectTab):
         files = [line for line in message.contents if not line.startswith("test accuracy")]
         accuracy = [line for line in message.contents if line.startswith("test accuracy")]
         self.query_one("#export-result", Static).update(
-            f"[b]Exported[/b] {shown_path(message.path)}  {'; '.join(accuracy)}\n"
-            f"[dim]{len(files)} files: {', '.join(f.split(' (')[0] for f in files)}[/]")
+            f"[b]Exported[/b] {shown_path(message.path)} ({len(files)} files)\n"
+            f"[dim]{'; '.join(accuracy)}[/]")
         self.notify(str(message.path), title="Model exported")
 
     # -- flash ------------------------------------------------------------------------------

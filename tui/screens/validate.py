@@ -185,7 +185,10 @@ class ValidatePane(KeepsHeardWindows, ProjectTab):
         settings = parse_stream_settings(self.query_one("#threshold", Input).value,
                                          self.query_one("#smoothing", Input).value)
         values = {"threshold": settings.threshold, "smooth_windows": settings.smooth_windows}
-        if project.settings(SECTION) != values:
+        defaults = StreamSettings()
+        in_effect = {"threshold": defaults.threshold, "smooth_windows": defaults.smooth_windows,
+                     **project.settings(SECTION)}
+        if {key: in_effect.get(key) for key in values} != values:  # the defaults are never written
             project.set_settings(SECTION, values)
         self.threshold = settings.threshold
         return settings
