@@ -124,7 +124,10 @@ async def test_k_keeps_the_heard_window_while_the_virtual_mic_plays(tones: Calla
             await wait_for(pilot, recorder, msg.WindowScored, 10, count=heard + 8)  # still listening
             assert app.query_one("ValidatePane").listening
         finally:
-            player.kill()
+            player.kill()  # only this player, and out of the session's list: later waits must not see it
+            player.wait()
+            if player in pulse_mic.players:
+                pulse_mic.players.remove(player)
         await pilot.press("s")
         await settle(app, pilot)
         window = load(kept.kept.path, SR)
