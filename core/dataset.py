@@ -80,15 +80,11 @@ def cached_mel_power(paths: Sequence[Path], audio: AudioSpec, features: FeatureS
     folder = cache_dir / "features" / spec_key(audio, features) if cache_dir is not None else None
     missing: list[tuple[int, str]] = []
     for i, path in enumerate(paths):
-        digest = hashlib.sha1(Path(path).read_bytes()).hexdigest()
-        cached = folder / f"{digest}.npy" if folder is not None else None
-        if cached is not None and cached.exists():
-            try:
-                out[i] = np.load(cached)
-                continue
-            except (OSError, ValueError):
-                pass  # a damaged cache entry is recomputed below
-        missing.append((i, digest))
+        digest, value = read_cache(folder, path, out.shape[1:])
+        if value is None:
+            missing.append((i, digest))
+        else:
+            out[i] = value
     for first in range(0, len(missing), 128):
         chunk = missing[first:first + 128]
         clips = np.stack([fit_clip(load(paths[i], audio.sample_rate), features.clip_samples)
@@ -101,6 +97,21 @@ def cached_mel_power(paths: Sequence[Path], audio: AudioSpec, features: FeatureS
         if on_progress is not None:
             on_progress(min(first + 128, len(missing)), len(missing))
     return out
+
+
+def read_cache(folder: Path | None, path: Path, shape: tuple[int, ...]) -> tuple[str, np.ndarray | None]:
+    """(content digest of the clip file `path`, its cached value of `shape` in `folder`, or None when
+    missing or damaged: it is then recomputed)."""
+    digest = hashlib.sha1(Path(path).read_bytes()).hexdigest()
+    cached = folder / f"{digest}.npy" if folder is not None else None
+    if cached is not None and cached.exists():
+        try:
+            value = np.load(cached)
+            if value.shape == tuple(shape):
+                return digest, value
+        except (OSError, ValueError):
+            pass
+    return digest, None
 
 
 def write_cache(path: Path, value: np.ndarray) -> None:

@@ -14,14 +14,13 @@ Weights come from the packages the install step puts in the venv; nothing is dow
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from core.dataset import write_cache
+from core.dataset import read_cache, write_cache
 from core.errors import TrainingError
 from core.runtime.bundle import SMALL
 from core.runtime.ears import EARS, ear_module
@@ -109,17 +108,11 @@ def embeddings(paths: Sequence[Path], audio: AudioSpec, name: str, cache_dir: Pa
     folder = cache_folder(cache_dir, name, audio) if cache_dir is not None else None
     missing: list[tuple[int, str]] = []
     for i, path in enumerate(paths):
-        digest = hashlib.sha1(Path(path).read_bytes()).hexdigest()
-        cached = folder / f"{digest}.npy" if folder is not None else None
-        if cached is not None and cached.exists():
-            try:
-                value = np.load(cached)
-                if value.shape == (module.DIMENSIONS,):
-                    out[i] = value
-                    continue
-            except (OSError, ValueError):
-                pass  # a damaged entry is recomputed
-        missing.append((i, digest))
+        digest, value = read_cache(folder, path, (module.DIMENSIONS,))
+        if value is None:
+            missing.append((i, digest))
+        else:
+            out[i] = value
     if not missing:
         return out
     ear = ear or open_ear(name, audio.sample_rate)
